@@ -1,0 +1,358 @@
+"""In-interpreter half of `llama-stack preflight`.
+
+The Rust driver runs this file as `python -B -P -c <this source> <mode> [request]`
+and reads one JSON document from the last line of stdout. It never writes files.
+
+Modes:
+  facts              describe the interpreter and the installed llama-stack.
+  provider REQUEST   import one provider the way the llama-stack server does and
+                     describe what get_provider_spec() returned. REQUEST is JSON:
+                     {"provider_id", "api", "provider_type", "module"}.
+
+The probe only gathers facts; every verdict is made by the driver. Known
+failures are data ({"result": "error", "kind": ...}); a non-zero exit or a
+missing document always means the probe itself could not report.
+"""
+
+import faulthandler
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+# The spec fields the driver validates or shows; absent attributes are left out.
+SPEC_FIELDS = (
+    "api",
+    "provider_type",
+    "config_class",
+    "module",
+    "adapter_type",
+    "pip_packages",
+    "api_dependencies",
+    "optional_api_dependencies",
+    "deprecation_warning",
+    "deprecation_error",
+    "provider_data_validator",
+    "description",
+    "toolgroup_id",
+)
+TEXT_LIMIT = 4000
+
+
+def main():
+    # Provider code may print, or write to fd 1 from C. Keep the real stdout
+    # for the result and send everything else to stderr.
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    # A crash or a hang in provider code then leaves its Python stack on stderr.
+    faulthandler.enable()
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    try:
+        if mode == "facts":
+            document = facts()
+        elif mode == "provider" and len(sys.argv) > 2:
+            request = json.loads(sys.argv[2])
+            faulthandler.dump_traceback_later(request["dump_stack_after"], exit=False)
+            document = check_provider(request)
+        else:
+            document = {"result": "error", "kind": "bad_request", "message": repr(sys.argv[1:])}
+    except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
+        document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
+    emit(result_fd, document)
+    # Skip atexit handlers and the join of non-daemon threads that provider
+    # code may have started: either could keep the process alive.
+    os._exit(0)
+
+
+def emit(fd, document):
+    data = b"\n" + json.dumps(document, default=safe_text).encode("ascii") + b"\n"
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def safe_text(value):
+    """Text that survives JSON and UTF-8, whatever the object does."""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except BaseException as exc:  # noqa: BLE001 - a hostile __repr__
+        text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+    if len(text) > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT] + "...[truncated]"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def is_machinery(frame):
+    """Frames of this probe and of importlib, which only hide the provider's own."""
+    name = frame.filename
+    return name == "<string>" or name.startswith("<frozen importlib") or name.endswith("importlib/__init__.py")
+
+
+def provider_frames_only(summary, seen):
+    if summary is None or id(summary) in seen:
+        return
+    seen.add(id(summary))
+    summary.stack = traceback.StackSummary.from_list([f for f in summary.stack if not is_machinery(f)])
+    provider_frames_only(summary.__cause__, seen)
+    provider_frames_only(summary.__context__, seen)
+
+
+def describe_exception(exc):
+    try:
+        summary = traceback.TracebackException.from_exception(exc)
+        provider_frames_only(summary, set())
+        tb = "".join(summary.format())
+    except BaseException:  # noqa: BLE001
+        tb = ""
+    root = exc
+    seen = set()
+    while id(root) not in seen:
+        seen.add(id(root))
+        nxt = root.__cause__ or root.__context__
+        if nxt is None:
+            break
+        root = nxt
+    return {
+        "type": qualified_type(exc),
+        "message": safe_text(str_or_repr(exc)),
+        "missing_module": module_not_found_name(exc),
+        "root_type": qualified_type(root),
+        "root_message": safe_text(str_or_repr(root)),
+        "root_missing_module": module_not_found_name(root),
+        "traceback": safe_text(tb[-TEXT_LIMIT * 4 :]) if len(tb) > TEXT_LIMIT * 4 else safe_text(tb),
+    }
+
+
+def str_or_repr(exc):
+    try:
+        return str(exc)
+    except BaseException:  # noqa: BLE001
+        return f"<{type(exc).__name__}>"
+
+
+def qualified_type(exc):
+    kind = type(exc)
+    module = getattr(kind, "__module__", "")
+    return kind.__qualname__ if module in ("builtins", "") else f"{module}.{kind.__qualname__}"
+
+
+def module_not_found_name(exc):
+    if isinstance(exc, ModuleNotFoundError) and isinstance(exc.name, str):
+        return safe_text(exc.name)
+    return None
+
+
+def encode(value, depth=0):
+    """JSON form of a spec attribute: enums by value, unknown objects described."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return safe_text(value)
+    enum_value = getattr(value, "value", None) if hasattr(type(value), "__members__") else None
+    if isinstance(enum_value, str):
+        return safe_text(enum_value)
+    if isinstance(value, (list, tuple)) and depth < 3:
+        return [encode(item, depth + 1) for item in value[:200]]
+    return {"$type": type(value).__name__, "$repr": safe_text(value)}
+
+
+def describe_spec(spec):
+    fields = {}
+    for name in SPEC_FIELDS:
+        try:
+            if not hasattr(spec, name):
+                continue
+            fields[name] = encode(getattr(spec, name))
+        except BaseException as exc:  # noqa: BLE001 - hostile property
+            fields[name] = {"$type": "error", "$repr": safe_text(f"{type(exc).__name__}: {exc}")}
+    return {"class": type(spec).__name__, "remote": is_remote_spec(spec), "fields": fields}
+
+
+def api_package():
+    """Which ProviderSpec home the installed llama-stack has (see contract §0)."""
+    for name in ("llama_stack_api", "ogx_api"):
+        if importlib.util.find_spec(name) is not None:
+            return name
+    try:
+        if importlib.util.find_spec("llama_stack.providers.datatypes") is not None:
+            return "llama_stack.providers.datatypes"
+    except ImportError:
+        pass
+    return None
+
+
+def is_remote_spec(spec):
+    # The server picks get_adapter_impl by class, not by the remote:: prefix.
+    for home in ("llama_stack_api", "llama_stack.providers.datatypes", "ogx_api"):
+        module = sys.modules.get(home)
+        remote = getattr(module, "RemoteProviderSpec", None)
+        if isinstance(remote, type):
+            return isinstance(spec, remote)
+    return type(spec).__name__ == "RemoteProviderSpec"
+
+
+def facts():
+    import importlib.metadata
+    import platform
+    import sysconfig
+
+    document = {
+        "result": "ok",
+        "python": {
+            "version": platform.python_version(),
+            "implementation": sys.implementation.name,
+            "executable": safe_text(sys.executable),
+            "platform": sys.platform,
+            "machine": platform.machine(),
+            "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
+            "sys_path": [safe_text(p) for p in sys.path],
+        },
+        "llama_stack": None,
+    }
+    for distribution in ("llama-stack", "ogx"):
+        try:
+            version = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        document["llama_stack"] = {
+            "distribution": distribution,
+            "version": version,
+            "api_package": api_package(),
+        }
+        break
+    stack = document["llama_stack"]
+    if stack and stack["distribution"] == "llama-stack" and stack["api_package"] == "llama_stack_api":
+        try:
+            stack.update(api_layout())
+        except BaseException as exc:  # noqa: BLE001
+            return {
+                "result": "error",
+                "kind": "llama_stack_import_failed",
+                "version": stack["version"],
+                "exception": describe_exception(exc),
+            }
+    return document
+
+
+def api_layout():
+    # The server's own functions decide which sections may hold providers.
+    from llama_stack.core import distribution
+
+    routed = distribution.builtin_automatically_routed_apis()
+    return {
+        "apis": [api.value for api in distribution.Api],
+        "providable_apis": [api.value for api in distribution.providable_apis()],
+        "routing_tables": {info.routing_table_api.value: info.router_api.value for info in routed},
+    }
+
+
+def check_provider(request):
+    if request.get("module"):
+        return check_external(request)
+    return check_in_tree(request)
+
+
+def failure(kind, **fields):
+    return {"result": "error", "kind": kind, **fields}
+
+
+def check_external(request):
+    # Exactly the server's reading of `module:` (core/distribution.py).
+    target = request["module"].split("==")[0] + ".provider"
+    try:
+        module = importlib.import_module(target)
+    except BaseException as exc:  # noqa: BLE001
+        return failure("import_failed", target=target, exception=describe_exception(exc))
+    try:
+        get_spec = module.get_provider_spec
+    except BaseException as exc:  # noqa: BLE001
+        return failure("get_provider_spec_missing", target=target, exception=describe_exception(exc))
+    try:
+        returned = get_spec()
+    except BaseException as exc:  # noqa: BLE001
+        return failure("get_provider_spec_raised", target=target, exception=describe_exception(exc))
+    document = {"result": "ok", "source": "external", "target": target}
+    if isinstance(returned, list):
+        offered = [encode(getattr(item, "provider_type", None)) for item in returned]
+        matches = [item for item in returned if getattr(item, "provider_type", None) == request["provider_type"]]
+        document["returned"] = {"kind": "list", "offered": offered}
+        spec = matches[-1] if matches else None
+    else:
+        document["returned"] = {"kind": "value", "python_type": type(returned).__name__}
+        spec = returned
+    if spec is None or isinstance(spec, (dict, str, int, float, bool, list, tuple)):
+        document["spec"] = None
+        return document
+    if request.get("registry_only"):
+        # A disabled entry: the server files its spec but never instantiates it.
+        document["spec"] = describe_spec(spec)
+        return document
+    return follow_spec(document, spec)
+
+
+def check_in_tree(request):
+    registry_module = "llama_stack.providers.registry." + request["api"]
+    try:
+        providers = importlib.import_module(registry_module).available_providers()
+    except BaseException as exc:  # noqa: BLE001
+        return failure("registry_failed", target=registry_module, exception=describe_exception(exc))
+    specs = {spec.provider_type: spec for spec in providers}
+    spec = specs.get(request["provider_type"])
+    if spec is None:
+        return failure("unknown_provider_type", target=registry_module, offered=sorted(specs))
+    document = {"result": "ok", "source": "in_tree", "target": registry_module, "returned": {"kind": "value"}}
+    return follow_spec(document, spec)
+
+
+def follow_spec(document, spec):
+    """Do what the server does with a spec before it runs provider code."""
+    described = describe_spec(spec)
+    document["spec"] = described
+    fields = described["fields"]
+    module_name = fields.get("module")
+    if isinstance(module_name, str) and module_name:
+        entry = "get_adapter_impl" if described["remote"] else "get_provider_impl"
+        document["implementation"] = import_step(lambda: check_entry_point(module_name, entry))
+    config_class = fields.get("config_class")
+    if isinstance(config_class, str) and config_class:
+        document["config"] = import_step(lambda: config_schema(config_class))
+    return document
+
+
+def import_step(step):
+    try:
+        return {"ok": True, **step()}
+    except BaseException as exc:  # noqa: BLE001
+        return {"ok": False, "exception": describe_exception(exc)}
+
+
+def check_entry_point(module_name, entry):
+    module = importlib.import_module(module_name)
+    return {"module": module_name, "entry_point": entry, "has_entry_point": callable(getattr(module, entry, None))}
+
+
+def config_schema(qualified_name):
+    # Same split as llama_stack.core.utils.dynamic.instantiate_class_type.
+    module_name, class_name = qualified_name.rsplit(".", 1)
+    config_class = getattr(importlib.import_module(module_name), class_name)
+    described = {"class": qualified_name, "is_class": isinstance(config_class, type), "schema": None}
+    try:
+        import dataclasses
+
+        import pydantic
+
+        if isinstance(config_class, type) and issubclass(config_class, pydantic.BaseModel):
+            described["schema"] = config_class.model_json_schema()
+        elif dataclasses.is_dataclass(config_class):
+            described["schema"] = pydantic.TypeAdapter(config_class).json_schema()
+        else:
+            described["schema_error"] = "not a pydantic model or a dataclass"
+    except BaseException as exc:  # noqa: BLE001
+        described["schema_error"] = safe_text(f"{type(exc).__name__}: {exc}")
+    return described
+
+
+if __name__ == "__main__":
+    main()

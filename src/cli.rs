@@ -1,0 +1,82 @@
+//! The command line: `llama-stack preflight --run-yaml <PATH> [options]`.
+//!
+//! The doc comments below are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::import::DEFAULT_TIMEOUT_SECS;
+use crate::report::Format;
+
+const EXAMPLES: &str = "\
+Examples:
+  llama-stack preflight --run-yaml=/opt/llama-stack/config/run.yaml
+  llama-stack preflight --run-yaml run.yaml --python .venv/bin/python
+  llama-stack preflight --run-yaml run.yaml --format json | jq .errors
+
+Exit codes: 0 all providers valid, 1 validation failed, 2 invalid invocation.";
+
+/// Checks a llama-stack run.yaml before the server starts.
+#[derive(Debug, Parser)]
+#[command(name = "llama-stack", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Validate that every provider in run.yaml will load, without starting the server.
+    #[command(after_help = EXAMPLES)]
+    Preflight(PreflightArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PreflightArgs {
+    /// The run.yaml the server will be started with.
+    #[arg(long = "run-yaml", value_name = "PATH")]
+    pub(crate) run_yaml: PathBuf,
+
+    /// The Python interpreter the server runs with (a path, or a name looked up on PATH).
+    /// Default: $VIRTUAL_ENV/bin/python, else python3 on PATH.
+    #[arg(long, value_name = "PATH|NAME")]
+    pub(crate) python: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+
+    /// Time limit for each provider's check, and for querying the interpreter, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) timeout: u64,
+
+    /// Log what preflight does to stderr (repeat for more detail).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn both_spellings_of_run_yaml_are_accepted() {
+        for args in [
+            ["llama-stack", "preflight", "--run-yaml=a.yaml"].as_slice(),
+            ["llama-stack", "preflight", "--run-yaml", "a.yaml"].as_slice(),
+        ] {
+            let Command::Preflight(parsed) = Cli::try_parse_from(args).unwrap().command;
+            assert_eq!(parsed.run_yaml, PathBuf::from("a.yaml"));
+            assert_eq!(parsed.timeout, DEFAULT_TIMEOUT_SECS);
+        }
+    }
+}

@@ -1,0 +1,704 @@
+//! Reads run.yaml once, read-only, and turns it into the provider entries the
+//! rest of the pipeline checks.
+//!
+//! The order is the server's: load YAML, substitute environment variables in the
+//! whole document (see [`env`]), then check the shape pydantic would check
+//! (`providers` a mapping of lists, each entry with `provider_id` and
+//! `provider_type`, `distro_name` or `image_name` present). Raw YAML values stay
+//! inside this module; the pipeline only sees [`ProviderEntry`] values. Sections
+//! are checked against the APIs the installed llama-stack declares providable.
+
+pub(crate) mod env;
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use serde_yaml_ng::{Mapping, Value};
+use thiserror::Error;
+
+use crate::diagnostics::{Blame, Phase, PhaseError};
+use crate::interpreter::LlamaStackFacts;
+
+/// A run.yaml larger than this is refused before parsing: real ones are a few KiB.
+pub(crate) const MAX_RUN_YAML_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum ConfigError {
+    #[error("run.yaml not found: {path}")]
+    #[diagnostic(
+        code(preflight::config::not_found),
+        help("Check the --run-yaml path; it is resolved against the current directory.")
+    )]
+    NotFound { path: String },
+
+    #[error("run.yaml cannot be read: {path}: {reason}")]
+    #[diagnostic(
+        code(preflight::config::unreadable),
+        help(
+            "Pass a readable regular file with --run-yaml (not a directory), and check its permissions."
+        )
+    )]
+    Unreadable { path: String, reason: String },
+
+    #[error("run.yaml is larger than {MAX_RUN_YAML_BYTES} bytes: {path}")]
+    #[diagnostic(
+        code(preflight::config::too_large),
+        help("Pass the server's run.yaml; a real one is a few kilobytes.")
+    )]
+    TooLarge { path: String },
+
+    #[error("run.yaml is not valid UTF-8 text")]
+    #[diagnostic(
+        code(preflight::config::not_utf8),
+        help("Save run.yaml as UTF-8 text.")
+    )]
+    NotUtf8 { path: String },
+
+    #[error("run.yaml is not valid YAML: {message}")]
+    #[diagnostic(
+        code(preflight::config::yaml_syntax),
+        help(
+            "Fix the YAML at the marked position. A ${{env...}} reference inside a flow mapping ({{a: ${{env.X}}}}) must be quoted."
+        )
+    )]
+    Syntax {
+        message: String,
+        #[source_code]
+        source_code: NamedSource<String>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
+    #[error("Environment variable '{name}' not set or empty at {path}")]
+    #[diagnostic(
+        code(preflight::config::env_var_missing),
+        help(
+            "Set {name} in the server's environment, or write ${{env.{name}:=default_value}} to give a default, or ${{env.{name}:+value_if_set}} to make the field conditional."
+        )
+    )]
+    MissingVariable { name: String, path: String },
+
+    #[error("run.yaml has the wrong shape at {path}: {problem}")]
+    #[diagnostic(code(preflight::config::invalid_shape), help("{fix}"))]
+    Shape {
+        path: String,
+        problem: String,
+        fix: String,
+    },
+
+    #[error(
+        "run.yaml section '{section}' is not an API that can have providers in llama-stack {version}"
+    )]
+    #[diagnostic(
+        code(preflight::config::unknown_api),
+        help("Rename or remove the section. Sections that can hold providers: {valid}.")
+    )]
+    UnknownApi {
+        section: String,
+        version: String,
+        valid: String,
+    },
+
+    #[error(
+        "run.yaml section '{section}' is a routing table that llama-stack provides automatically"
+    )]
+    #[diagnostic(
+        code(preflight::config::routing_table_api),
+        help(
+            "Remove the '{section}' section; configure providers under '{router}' instead, and register resources under registered_resources."
+        )
+    )]
+    RoutingTableApi { section: String, router: String },
+
+    #[error(
+        "run.yaml section '{section}' is an internal API of llama-stack and cannot have providers"
+    )]
+    #[diagnostic(
+        code(preflight::config::internal_api),
+        help(
+            "Remove the '{section}' section; the server provides it itself. Sections that can hold providers: {valid}."
+        )
+    )]
+    InternalApi { section: String, valid: String },
+}
+
+impl PhaseError for ConfigError {
+    fn phase(&self) -> Phase {
+        match self {
+            ConfigError::NotFound { .. } | ConfigError::Unreadable { .. } => Phase::Invocation,
+            _ => Phase::Config,
+        }
+    }
+
+    fn blame(&self) -> Blame {
+        match self.phase() {
+            Phase::Invocation => Blame::Invocation,
+            _ => Blame::Configuration,
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            ConfigError::Syntax { span: Some(_), .. } => Some(crate::report::text::snippet(self)),
+            _ => None,
+        }
+    }
+}
+
+/// Why the server will not instantiate an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disabled {
+    /// `provider_id` resolved to `__disabled__`: the entry is dropped during
+    /// substitution and nothing of it is read.
+    Dropped,
+    /// `provider_id` resolved to null or `""`: the entry is skipped, but its
+    /// `module:` is still imported and `get_provider_spec()` still called.
+    NoId,
+}
+
+impl Disabled {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Disabled::Dropped => "provider_id is __disabled__; the server drops the entry",
+            Disabled::NoId => "provider_id is empty; the server skips the entry",
+        }
+    }
+}
+
+/// One provider entry of run.yaml, after substitution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProviderEntry {
+    /// The section it sits under (`providers.<api>`).
+    pub(crate) api: String,
+    /// Its position in that section as written in the file.
+    pub(crate) index: usize,
+    pub(crate) provider_id: Option<String>,
+    pub(crate) provider_type: String,
+    pub(crate) module: Option<String>,
+    pub(crate) disabled: Option<Disabled>,
+}
+
+impl ProviderEntry {
+    /// Whether the server imports anything for this entry.
+    pub(crate) fn is_imported(&self) -> bool {
+        self.disabled.is_none() || (self.disabled == Some(Disabled::NoId) && self.module.is_some())
+    }
+
+    /// The entry's place in the document, in the server's notation.
+    pub(crate) fn path(&self) -> String {
+        format!("providers.{}[{}]", self.api, self.index)
+    }
+
+    /// The name reports use: the id, or the place of a disabled entry.
+    pub(crate) fn display_id(&self) -> String {
+        match &self.provider_id {
+            Some(id) => id.clone(),
+            None => format!("(disabled) {}", self.path()),
+        }
+    }
+}
+
+/// What the pipeline needs from run.yaml.
+#[derive(Debug, Clone)]
+pub(crate) struct RunConfig {
+    /// Every section under `providers`, empty ones included, in file order.
+    pub(crate) sections: Vec<String>,
+    pub(crate) providers: Vec<ProviderEntry>,
+}
+
+/// Reads the file. Failures here are the caller's (exit 2), except content.
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    let shown = path.display().to_string();
+    let unreadable = |err: io::Error| match err.kind() {
+        io::ErrorKind::NotFound => ConfigError::NotFound {
+            path: shown.clone(),
+        },
+        _ => ConfigError::Unreadable {
+            path: shown.clone(),
+            reason: err.to_string(),
+        },
+    };
+    let metadata = fs::metadata(path).map_err(unreadable)?;
+    if metadata.is_dir() {
+        return Err(ConfigError::Unreadable {
+            path: shown,
+            reason: "it is a directory".to_string(),
+        });
+    }
+    if metadata.len() > MAX_RUN_YAML_BYTES {
+        return Err(ConfigError::TooLarge { path: shown });
+    }
+    let bytes = fs::read(path).map_err(unreadable)?;
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: shown })?;
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text))
+}
+
+/// Parses, substitutes and checks the shape of run.yaml's text.
+pub(crate) fn load(
+    path: &Path,
+    text: &str,
+    env: &dyn env::Environment,
+) -> Result<RunConfig, ConfigError> {
+    let document: Value =
+        serde_yaml_ng::from_str(text).map_err(|err| syntax_error(path, text, &err))?;
+    let (document, dropped) =
+        env::substitute(document, env).map_err(|missing| ConfigError::MissingVariable {
+            name: missing.name,
+            path: missing.path,
+        })?;
+    let (sections, providers) = extract_providers(&document, &dropped)?;
+    Ok(RunConfig {
+        sections,
+        providers,
+    })
+}
+
+fn syntax_error(path: &Path, text: &str, err: &serde_yaml_ng::Error) -> ConfigError {
+    let span = err.location().map(|location| {
+        let at = location.index().min(text.len());
+        SourceSpan::from((at, 0))
+    });
+    let message = err.to_string();
+    // The location is shown in the snippet; keep the reason line short.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    ConfigError::Syntax {
+        message,
+        source_code: NamedSource::new(path.display().to_string(), text.to_string()),
+        span,
+    }
+}
+
+fn shape(
+    path: impl Into<String>,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Shape {
+        path: path.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The Python type name pydantic would see, for messages.
+fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(number) if number.is_f64() => "a float",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+fn extract_providers(
+    document: &Value,
+    dropped: &[env::DroppedItem],
+) -> Result<(Vec<String>, Vec<ProviderEntry>), ConfigError> {
+    let top = match document {
+        Value::Mapping(top) => top,
+        Value::Null => {
+            return Err(shape(
+                "(document)",
+                "the file is empty",
+                "Pass the server's run.yaml; it needs at least distro_name and providers.",
+            ));
+        }
+        other => {
+            return Err(shape(
+                "(document)",
+                format!(
+                    "expected a mapping at the top level, found {}",
+                    python_type(other)
+                ),
+                "run.yaml must be a mapping with keys such as distro_name, apis and providers.",
+            ));
+        }
+    };
+    if !["distro_name", "image_name"]
+        .iter()
+        .any(|key| top.get(*key).is_some_and(|value| !value.is_null()))
+    {
+        return Err(shape(
+            "distro_name",
+            "neither distro_name nor image_name is set",
+            "Add distro_name: <name> at the top level; the server refuses to start without it.",
+        ));
+    }
+    let sections = match top.get("providers") {
+        Some(Value::Mapping(sections)) => sections,
+        None => {
+            return Err(shape(
+                "providers",
+                "the providers key is missing",
+                "Add a providers mapping: providers: {<api>: [{provider_id: ..., provider_type: ...}]}.",
+            ));
+        }
+        Some(other) => {
+            return Err(shape(
+                "providers",
+                format!(
+                    "expected a mapping of API sections, found {}",
+                    python_type(other)
+                ),
+                "Write providers as a mapping from API name to a list of provider entries.",
+            ));
+        }
+    };
+    let mut names = Vec::new();
+    let mut entries = Vec::new();
+    for (section, list) in sections {
+        let api = env::key_text(section);
+        names.push(api.clone());
+        let section_path = format!("providers.{api}");
+        let Value::Sequence(items) = list else {
+            return Err(shape(
+                section_path,
+                format!(
+                    "expected a list of provider entries, found {}",
+                    python_type(list)
+                ),
+                format!(
+                    "Write each provider of '{api}' as a list item starting with '- provider_id: ...'."
+                ),
+            ));
+        };
+        // Dropped entries keep their place, so every index is the one in the file.
+        let mut dropped_here: Vec<(usize, Option<String>)> = dropped
+            .iter()
+            .filter_map(|item| {
+                let index = item
+                    .path
+                    .strip_prefix(&section_path)?
+                    .strip_prefix('[')?
+                    .strip_suffix(']')?;
+                Some((index.parse().ok()?, item.provider_type.clone()))
+            })
+            .collect();
+        dropped_here.reverse();
+        let mut kept = items.iter();
+        let mut index = 0;
+        loop {
+            let entry = if dropped_here.last().is_some_and(|(at, _)| *at == index) {
+                let (_, provider_type) = dropped_here.pop().expect("checked above");
+                ProviderEntry {
+                    api: api.clone(),
+                    index,
+                    provider_id: None,
+                    provider_type: provider_type.unwrap_or_default(),
+                    module: None,
+                    disabled: Some(Disabled::Dropped),
+                }
+            } else if let Some(item) = kept.next() {
+                extract_entry(&api, index, item)?
+            } else {
+                break;
+            };
+            entries.push(entry);
+            index += 1;
+        }
+    }
+    Ok((names, entries))
+}
+
+fn extract_entry(api: &str, index: usize, item: &Value) -> Result<ProviderEntry, ConfigError> {
+    let path = format!("providers.{api}[{index}]");
+    let Value::Mapping(fields) = item else {
+        return Err(shape(
+            path,
+            format!(
+                "expected a provider entry (a mapping), found {}",
+                python_type(item)
+            ),
+            "Each provider entry is a mapping with provider_id, provider_type and optionally module and config.",
+        ));
+    };
+    let provider_id = match fields.get("provider_id") {
+        None => {
+            return Err(shape(
+                format!("{path}.provider_id"),
+                "the provider_id key is missing",
+                "Add provider_id: <unique name>; use provider_id: __disabled__ to switch the entry off.",
+            ));
+        }
+        Some(value) => optional_text(value, &path, "provider_id")?.filter(|id| !id.is_empty()),
+    };
+    let disabled = provider_id.is_none().then_some(Disabled::NoId);
+    let provider_type = match fields.get("provider_type") {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => return Err(wrong_type(&path, "provider_type", other)),
+        None => {
+            return Err(shape(
+                format!("{path}.provider_type"),
+                "the provider_type key is missing",
+                "Add provider_type: <remote::name or inline::name>, the type the provider package declares.",
+            ));
+        }
+    };
+    let module = match fields.get("module") {
+        Some(value) => optional_text(value, &path, "module")?,
+        None => None,
+    };
+    check_config_field(fields, &path)?;
+    Ok(ProviderEntry {
+        api: api.to_string(),
+        index,
+        provider_id,
+        provider_type,
+        module,
+        disabled,
+    })
+}
+
+fn optional_text(value: &Value, path: &str, field: &str) -> Result<Option<String>, ConfigError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text.clone())),
+        other => Err(wrong_type(path, field, other)),
+    }
+}
+
+fn wrong_type(path: &str, field: &str, value: &Value) -> ConfigError {
+    shape(
+        format!("{path}.{field}"),
+        format!("{field} must be a string, found {}", python_type(value)),
+        format!(
+            "Quote the value of {field} in run.yaml. A value produced by ${{env...}} is converted like the server does it: digits become a number and true/false a boolean."
+        ),
+    )
+}
+
+fn check_config_field(fields: &Mapping, path: &str) -> Result<(), ConfigError> {
+    match fields.get("config") {
+        None | Some(Value::Mapping(_)) => Ok(()),
+        Some(other) => Err(shape(
+            format!("{path}.config"),
+            format!("config must be a mapping, found {}", python_type(other)),
+            "Write config as a mapping of settings, or config: {} when the provider needs none.",
+        )),
+    }
+}
+
+/// Checks every section against the APIs the installed llama-stack accepts.
+pub(crate) fn check_sections(
+    config: &RunConfig,
+    llama_stack: &LlamaStackFacts,
+) -> Result<(), ConfigError> {
+    let valid = llama_stack.providable_apis.join(", ");
+    for section in config.sections.iter().map(String::as_str) {
+        if llama_stack.providable_apis.iter().any(|api| api == section) {
+            continue;
+        }
+        if let Some(router) = llama_stack.routing_tables.get(section) {
+            return Err(ConfigError::RoutingTableApi {
+                section: section.to_string(),
+                router: router.clone(),
+            });
+        }
+        if llama_stack.apis.iter().any(|api| api == section) {
+            return Err(ConfigError::InternalApi {
+                section: section.to_string(),
+                valid,
+            });
+        }
+        return Err(ConfigError::UnknownApi {
+            section: section.to_string(),
+            version: llama_stack.version.clone(),
+            valid,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    struct NoVars;
+
+    impl env::Environment for NoVars {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn load_text(text: &str) -> Result<RunConfig, ConfigError> {
+        load(Path::new("run.yaml"), text, &NoVars)
+    }
+
+    #[test]
+    fn entries_come_out_in_file_order_with_their_module() {
+        let config = load_text(
+            "distro_name: t\nproviders:\n  eval:\n  - provider_id: a\n    provider_type: remote::a\n    module: pkg==1.0\n  inference:\n  - provider_id: b\n    provider_type: remote::b\n",
+        )
+        .unwrap();
+        let ids: Vec<_> = config
+            .providers
+            .iter()
+            .map(|e| (e.api.as_str(), e.display_id()))
+            .collect();
+        assert_eq!(
+            ids,
+            [("eval", "a".to_string()), ("inference", "b".to_string())]
+        );
+        assert!(config.providers.iter().all(ProviderEntry::is_imported));
+        assert_eq!(config.providers[0].module.as_deref(), Some("pkg==1.0"));
+    }
+
+    #[test]
+    fn shape_errors_name_the_path_and_the_found_type() {
+        let cases = [
+            (
+                "",
+                "run.yaml has the wrong shape at (document): the file is empty",
+            ),
+            (
+                "- a\n",
+                "run.yaml has the wrong shape at (document): expected a mapping at the top level, found a list",
+            ),
+            (
+                "providers: {}\n",
+                "run.yaml has the wrong shape at distro_name: neither distro_name nor image_name is set",
+            ),
+            (
+                "distro_name: t\n",
+                "run.yaml has the wrong shape at providers: the providers key is missing",
+            ),
+            (
+                "distro_name: t\nproviders: [a]\n",
+                "run.yaml has the wrong shape at providers: expected a mapping of API sections, found a list",
+            ),
+            (
+                "distro_name: t\nproviders:\n  eval: {}\n",
+                "run.yaml has the wrong shape at providers.eval: expected a list of provider entries, found a mapping",
+            ),
+            (
+                "distro_name: t\nproviders:\n  eval:\n  - provider_type: x\n",
+                "run.yaml has the wrong shape at providers.eval[0].provider_id: the provider_id key is missing",
+            ),
+            (
+                "distro_name: t\nproviders:\n  eval:\n  - provider_id: 7\n    provider_type: x\n",
+                "run.yaml has the wrong shape at providers.eval[0].provider_id: provider_id must be a string, found an integer",
+            ),
+            (
+                "distro_name: t\nproviders:\n  eval:\n  - provider_id: a\n",
+                "run.yaml has the wrong shape at providers.eval[0].provider_type: the provider_type key is missing",
+            ),
+            (
+                "distro_name: t\nproviders:\n  eval:\n  - provider_id: a\n    provider_type: x\n    config: null\n",
+                "run.yaml has the wrong shape at providers.eval[0].config: config must be a mapping, found null",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                load_text(text).unwrap_err().to_string(),
+                expected,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_yaml_error_carries_its_position() {
+        let err = load_text("distro_name: t\nproviders:\n  eval: {a: ${env.X}}\n").unwrap_err();
+        let ConfigError::Syntax {
+            span: Some(span), ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert!(span.offset() > 20, "{span:?}");
+    }
+
+    #[test]
+    fn null_and_empty_ids_disable_an_entry() {
+        let config = load_text(
+            "distro_name: t\nproviders:\n  eval:\n  - provider_id: null\n    provider_type: x\n  - provider_id: ''\n    provider_type: y\n",
+        )
+        .unwrap();
+        assert!(
+            config
+                .providers
+                .iter()
+                .all(|entry| entry.disabled == Some(Disabled::NoId))
+        );
+        assert!(!config.providers[0].is_imported());
+        assert_eq!(
+            config.providers[1].display_id(),
+            "(disabled) providers.eval[1]"
+        );
+    }
+
+    #[test]
+    fn dropped_entries_keep_their_place_in_the_section() {
+        let config = load_text(
+            "distro_name: t\nproviders:\n  eval:\n  - provider_id: a\n    provider_type: x\n  - provider_id: __disabled__\n    provider_type: y\n    module: never_imported\n  - provider_id: c\n    provider_type: z\n",
+        )
+        .unwrap();
+        let seen: Vec<_> = config
+            .providers
+            .iter()
+            .map(|e| {
+                (
+                    e.index,
+                    e.provider_type.as_str(),
+                    e.disabled,
+                    e.is_imported(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (0, "x", None, true),
+                (1, "y", Some(Disabled::Dropped), false),
+                (2, "z", None, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn sections_are_checked_against_the_installed_apis() {
+        let facts = LlamaStackFacts {
+            distribution: "llama-stack".into(),
+            version: "0.7.3".into(),
+            api_package: Some("llama_stack_api".into()),
+            apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
+            providable_apis: vec!["eval".into()],
+            routing_tables: BTreeMap::from([("benchmarks".to_string(), "eval".to_string())]),
+        };
+        let check = |section: &str| {
+            let text = format!(
+                "distro_name: t\nproviders:\n  {section}:\n  - provider_id: a\n    provider_type: x\n"
+            );
+            check_sections(&load_text(&text).unwrap(), &facts).map_err(|err| err.to_string())
+        };
+        assert_eq!(check("eval"), Ok(()));
+        assert_eq!(
+            check("benchmarks"),
+            Err("run.yaml section 'benchmarks' is a routing table that llama-stack provides automatically".into())
+        );
+        assert_eq!(
+            check("inspect"),
+            Err("run.yaml section 'inspect' is an internal API of llama-stack and cannot have providers".into())
+        );
+        assert_eq!(
+            check("agents"),
+            Err("run.yaml section 'agents' is not an API that can have providers in llama-stack 0.7.3".into())
+        );
+    }
+}

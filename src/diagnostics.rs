@@ -1,0 +1,138 @@
+//! The vocabulary every phase reports in.
+//!
+//! Each phase owns one `thiserror` + `miette::Diagnostic` error type with stable
+//! codes (`preflight::<phase>::<leaf>`); its `Display` is the spec's `Reason:`
+//! line and its `help` the `Resolution:` line. This module adds what the
+//! renderers need on top: which phase failed, which provider it concerns, the
+//! details paragraph, the traceback, and whether the fault is the caller's
+//! invocation (exit 2) or the configuration's (exit 1).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Where in the validation process a failure happened; the spec's phases plus the
+/// checks that precede them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Phase {
+    Invocation,
+    Config,
+    Interpreter,
+    Import,
+    SpecRetrieval,
+    SpecValidation,
+}
+
+impl Phase {
+    /// The first line of the text block, as the spec words it.
+    pub(crate) fn headline(self) -> &'static str {
+        match self {
+            Phase::Invocation => "ERROR: Invalid invocation",
+            Phase::Config => "ERROR: Configuration validation failed",
+            Phase::Interpreter => "ERROR: Python environment validation failed",
+            Phase::Import | Phase::SpecRetrieval => "ERROR: Provider validation failed",
+            Phase::SpecValidation => "ERROR: Provider spec validation failed",
+        }
+    }
+}
+
+/// How a failure maps onto the documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blame {
+    /// The command line is wrong (exit 2).
+    Invocation,
+    /// The configuration or environment would not start the server (exit 1).
+    Configuration,
+}
+
+/// What every phase error exposes besides its `Diagnostic` code and help.
+pub(crate) trait PhaseError: miette::Diagnostic + Send + Sync + 'static {
+    fn phase(&self) -> Phase;
+
+    fn blame(&self) -> Blame {
+        Blame::Configuration
+    }
+
+    /// The paragraph between `Reason:` and `Resolution:`.
+    fn details(&self) -> Option<String> {
+        None
+    }
+
+    /// The Python traceback behind the failure, when there is one (FR-019).
+    fn traceback(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The provider a failure or warning concerns (FR-018).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ProviderContext {
+    pub(crate) provider_id: String,
+    pub(crate) api: String,
+    /// The module the server imports for it: `module:` for external providers,
+    /// the registry spec's module for in-tree ones.
+    pub(crate) module: String,
+}
+
+/// One failure, ready to render (the spec's `ProviderValidationError`).
+pub(crate) struct Failure {
+    pub(crate) provider: Option<ProviderContext>,
+    pub(crate) error: Box<dyn PhaseError>,
+}
+
+impl Failure {
+    pub(crate) fn new(provider: Option<ProviderContext>, error: impl PhaseError) -> Self {
+        Failure {
+            provider,
+            error: Box::new(error),
+        }
+    }
+
+    pub(crate) fn code(&self) -> String {
+        self.error
+            .code()
+            .map(|code| code.to_string())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn resolution(&self) -> String {
+        self.error
+            .help()
+            .map(|help| help.to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failure")
+            .field("provider", &self.provider)
+            .field("code", &self.code())
+            .field("reason", &self.error.to_string())
+            .finish()
+    }
+}
+
+/// A finding that does not block the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Warning {
+    pub(crate) provider_id: Option<String>,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+/// Indents every line of `text` by two spaces, the way the spec shows tracebacks.
+pub(crate) fn indented(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("  {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,607 @@
+//! The import and spec-retrieval phases: one probe process per provider.
+//!
+//! The probe imports the provider the way the server does (`<module>.provider`
+//! and `get_provider_spec()` for external providers, the in-tree registry for
+//! the others), then imports what the server imports before it runs provider
+//! code: the spec's `module` and its `config_class`. This module sends the
+//! request, classifies every way that can fail, and names the root cause where
+//! the server would print a misleading one: a `ModuleNotFoundError` anywhere
+//! under `pkg.provider` becomes "get_provider_spec not found" in the server,
+//! whether the package, its `provider` submodule or a dependency is missing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::config::ProviderEntry;
+use crate::diagnostics::{Phase, PhaseError, indented};
+use crate::probe::{self, ChannelError, PyException};
+use crate::subprocess::signal_name;
+
+/// The default per-provider time limit. Fail-fast means at most one provider
+/// can time out per run, so nine healthy providers (about 1–2 s each with
+/// llama-stack 0.7) plus one hang stay within the spec's 30 s for ten (FR-005).
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+/// What the probe is asked to do for one entry.
+#[derive(Debug, Serialize)]
+struct ProviderRequest<'a> {
+    provider_id: Option<&'a str>,
+    api: &'a str,
+    provider_type: &'a str,
+    module: Option<&'a str>,
+    /// Import and call `get_provider_spec()` only, as the server does for a
+    /// disabled entry that has `module:`.
+    registry_only: bool,
+    /// Seconds after which the probe prints where it is stuck, shortly before
+    /// the driver's deadline, so a timeout names the hanging line.
+    dump_stack_after: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+enum ProviderDocument {
+    Ok(Box<ProbeReport>),
+    Error(ProbeFailure),
+}
+
+/// What the probe saw for a provider whose spec it obtained.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ProbeReport {
+    pub(crate) returned: Returned,
+    pub(crate) spec: Option<SpecDescription>,
+    pub(crate) implementation: Option<Step>,
+    pub(crate) config: Option<Step>,
+}
+
+/// The shape of `get_provider_spec()`'s return value.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Returned {
+    pub(crate) kind: String,
+    pub(crate) python_type: Option<String>,
+    #[serde(default)]
+    pub(crate) offered: Vec<serde_json::Value>,
+}
+
+/// A spec object's class and the fields the probe could read from it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SpecDescription {
+    pub(crate) class: String,
+    pub(crate) fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A follow-up import (the spec's module or its config class).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Step {
+    pub(crate) ok: bool,
+    pub(crate) exception: Option<Box<PyException>>,
+    pub(crate) entry_point: Option<String>,
+    pub(crate) has_entry_point: Option<bool>,
+    pub(crate) is_class: Option<bool>,
+    pub(crate) schema: Option<serde_json::Value>,
+    pub(crate) schema_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeFailure {
+    kind: String,
+    target: Option<String>,
+    exception: Option<Box<PyException>>,
+    #[serde(default)]
+    offered: Vec<String>,
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum ImportError {
+    #[error("Module not found")]
+    #[diagnostic(
+        code(preflight::import::module_not_found),
+        help("Ensure provider packages are installed and PYTHONPATH is set correctly. {hint}")
+    )]
+    ModuleNotFound {
+        package: String,
+        hint: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Package '{package}' has no 'provider' submodule")]
+    #[diagnostic(
+        code(preflight::import::no_provider_module),
+        help(
+            "module: must name the package that contains provider.py with get_provider_spec(). Check that '{package}' is that package's import name and that the installed version still ships a llama-stack provider."
+        )
+    )]
+    NoProviderModule {
+        package: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Dependency '{dependency}' not found while importing {target}")]
+    #[diagnostic(
+        code(preflight::import::dependency_missing),
+        help(
+            "Install the missing dependency into the server's environment (pip install {distribution_guess}), or a provider version whose declared dependencies match what is installed."
+        )
+    )]
+    DependencyMissing {
+        dependency: String,
+        distribution_guess: String,
+        target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Provider is incompatible with the installed llama-stack {version}")]
+    #[diagnostic(
+        code(preflight::import::incompatible_llama_stack),
+        help(
+            "Install a provider release built for llama-stack {version}, or run the llama-stack release the provider was written for."
+        )
+    )]
+    IncompatibleLlamaStack {
+        version: String,
+        missing: String,
+        target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Importing {target} raised {summary}")]
+    #[diagnostic(
+        code(preflight::import::import_failed),
+        help(
+            "Fix the error shown in the traceback: the server hits it when it imports the provider, before it starts."
+        )
+    )]
+    ImportFailed {
+        target: String,
+        summary: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("{target} has no get_provider_spec()")]
+    #[diagnostic(
+        code(preflight::import::get_provider_spec_missing),
+        help(
+            "The provider module must define a function get_provider_spec() that returns its ProviderSpec."
+        )
+    )]
+    GetProviderSpecMissing {
+        target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Provider type '{provider_type}' is not available for API '{api}'")]
+    #[diagnostic(code(preflight::import::unknown_provider_type), help("{suggestion}"))]
+    UnknownProviderType {
+        provider_type: String,
+        api: String,
+        offered: Vec<String>,
+        suggestion: String,
+    },
+
+    #[error("The llama-stack registry for '{api}' failed to import")]
+    #[diagnostic(
+        code(preflight::import::registry_failed),
+        help(
+            "The server leaves this API out of its registry, so no in-tree provider of '{api}' can load. Reinstall llama-stack with its declared dependencies."
+        )
+    )]
+    RegistryFailed {
+        api: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Module {module} has no {entry_point}()")]
+    #[diagnostic(
+        code(preflight::import::entry_point_missing),
+        help(
+            "The server calls {module}.{entry_point}(config, deps) to create the provider. Define it there, or point the spec's module at the module that does."
+        )
+    )]
+    EntryPointMissing { module: String, entry_point: String },
+
+    #[error("get_provider_spec() raised {summary}")]
+    #[diagnostic(
+        code(preflight::spec::get_provider_spec_raised),
+        help(
+            "Fix get_provider_spec() so that it returns the spec without raising; the traceback shows where it failed."
+        )
+    )]
+    GetProviderSpecRaised {
+        summary: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Provider check did not finish within {seconds} s")]
+    #[diagnostic(
+        code(preflight::probe::timeout),
+        help(
+            "Importing the provider or calling get_provider_spec() hangs (a network call or a lock at import time?). The server would hang the same way. Fix the provider, or raise --timeout if it is only slow."
+        )
+    )]
+    Timeout { seconds: u64, stderr: String },
+
+    #[error(
+        "The Python process was killed by signal {signal} ({name}) while checking the provider"
+    )]
+    #[diagnostic(
+        code(preflight::probe::crashed),
+        help(
+            "The provider, or a native extension it loads, crashed the interpreter; the server would crash the same way. Check its native dependencies for this platform."
+        )
+    )]
+    Crashed {
+        signal: i32,
+        name: &'static str,
+        stderr: String,
+    },
+
+    #[error("The Python process exited with code {code} before reporting a result")]
+    #[diagnostic(
+        code(preflight::probe::exited),
+        help(
+            "Provider code ended the interpreter while being imported (sys.exit, os._exit or an abort); the server would stop the same way. Remove that call from the provider's import path."
+        )
+    )]
+    Exited { code: i32, stderr: String },
+
+    #[error("The Python process printed output that is not a preflight result")]
+    #[diagnostic(
+        code(preflight::probe::bad_output),
+        help(
+            "Something in the interpreter's start-up (sitecustomize, a .pth file) or in the provider corrupted the result channel. Run preflight with --verbose for details."
+        )
+    )]
+    BadOutput { stdout: String, stderr: String },
+
+    #[error("The Python process could not be started: {reason}")]
+    #[diagnostic(
+        code(preflight::probe::spawn_failed),
+        help(
+            "Check that the interpreter is still executable and that the system has free processes and memory."
+        )
+    )]
+    SpawnFailed { reason: String },
+}
+
+impl PhaseError for ImportError {
+    fn phase(&self) -> Phase {
+        match self {
+            ImportError::GetProviderSpecRaised { .. } => Phase::SpecRetrieval,
+            _ => Phase::Import,
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            ImportError::DependencyMissing {
+                target, dependency, ..
+            } => Some(format!(
+                "The provider package was found, but importing {target} needs the module '{dependency}', which is not installed. The server reports this as \"get_provider_spec not found\"."
+            )),
+            ImportError::IncompatibleLlamaStack {
+                missing,
+                target,
+                version,
+                ..
+            } => Some(format!(
+                "Importing {target} needs the module '{missing}', which llama-stack {version} does not have: the provider was written for another llama-stack release."
+            )),
+            ImportError::NoProviderModule { package, .. } => Some(format!(
+                "The package '{package}' is installed, but '{package}.provider' does not exist."
+            )),
+            ImportError::UnknownProviderType { offered, .. } => {
+                Some(format!("Available: {}", offered.join(", ")))
+            }
+            ImportError::Timeout { stderr, .. }
+            | ImportError::Crashed { stderr, .. }
+            | ImportError::Exited { stderr, .. }
+                if !stderr.is_empty() =>
+            {
+                Some(format!("Output (last lines):\n{}", indented(stderr)))
+            }
+            ImportError::BadOutput { stdout, stderr } => Some(format!(
+                "Output (last lines):\n{}\nErrors (last lines):\n{}",
+                indented(stdout),
+                indented(stderr)
+            )),
+            _ => None,
+        }
+    }
+
+    fn traceback(&self) -> Option<&str> {
+        match self {
+            ImportError::ModuleNotFound { exception, .. }
+            | ImportError::NoProviderModule { exception, .. }
+            | ImportError::DependencyMissing { exception, .. }
+            | ImportError::IncompatibleLlamaStack { exception, .. }
+            | ImportError::ImportFailed { exception, .. }
+            | ImportError::GetProviderSpecMissing { exception, .. }
+            | ImportError::RegistryFailed { exception, .. }
+            | ImportError::GetProviderSpecRaised { exception, .. } => Some(&exception.traceback),
+            _ => None,
+        }
+    }
+}
+
+/// Runs the probe for one entry and returns what it saw, or the import-phase
+/// failure.
+pub(crate) fn probe_provider(
+    python: &Path,
+    entry: &ProviderEntry,
+    llama_stack_version: &str,
+    timeout: Duration,
+) -> Result<(ProbeReport, Duration), ImportError> {
+    let request = ProviderRequest {
+        provider_id: entry.provider_id.as_deref(),
+        api: &entry.api,
+        provider_type: &entry.provider_type,
+        module: entry.module.as_deref(),
+        registry_only: entry.disabled.is_some(),
+        dump_stack_after: (timeout.as_secs_f64() - 0.5).max(timeout.as_secs_f64() * 0.8),
+    };
+    let request = serde_json::to_string(&request).expect("a request of strings serialises");
+    let (document, elapsed) =
+        probe::run::<ProviderDocument>(python, &["provider", &request], timeout)
+            .map_err(|err| channel_error(err, timeout))?;
+    match document {
+        ProviderDocument::Ok(report) => Ok((*report, elapsed)),
+        ProviderDocument::Error(failure) => {
+            Err(classify_failure(entry, failure, llama_stack_version))
+        }
+    }
+}
+
+fn channel_error(err: ChannelError, timeout: Duration) -> ImportError {
+    let stderr = err.stderr_tail();
+    match err {
+        ChannelError::Spawn(io) => ImportError::SpawnFailed {
+            reason: io.to_string(),
+        },
+        ChannelError::TimedOut { .. } => ImportError::Timeout {
+            seconds: timeout.as_secs(),
+            stderr,
+        },
+        ChannelError::Signalled { signal, .. } => ImportError::Crashed {
+            signal,
+            name: signal_name(signal),
+            stderr,
+        },
+        ChannelError::NoDocument { code, .. } => ImportError::Exited { code, stderr },
+        ChannelError::Garbage { stdout, .. } => ImportError::BadOutput { stdout, stderr },
+    }
+}
+
+fn classify_failure(
+    entry: &ProviderEntry,
+    failure: ProbeFailure,
+    llama_stack_version: &str,
+) -> ImportError {
+    let target = failure.target.unwrap_or_default();
+    let Some(exception) = failure.exception else {
+        return match failure.kind.as_str() {
+            "unknown_provider_type" => unknown_provider_type(entry, failure.offered),
+            _ => ImportError::BadOutput {
+                stdout: format!("probe reported {}", failure.kind),
+                stderr: String::new(),
+            },
+        };
+    };
+    match failure.kind.as_str() {
+        "import_failed" => {
+            let package = entry
+                .module
+                .as_deref()
+                .map(import_name)
+                .unwrap_or_default()
+                .to_string();
+            classify_import(&package, &target, exception, llama_stack_version)
+        }
+        "get_provider_spec_missing" => ImportError::GetProviderSpecMissing { target, exception },
+        "get_provider_spec_raised" => ImportError::GetProviderSpecRaised {
+            summary: exception.summary(),
+            exception,
+        },
+        "registry_failed" => ImportError::RegistryFailed {
+            api: entry.api.clone(),
+            exception,
+        },
+        _ => ImportError::ImportFailed {
+            target,
+            summary: exception.summary(),
+            exception,
+        },
+    }
+}
+
+/// The import name the server uses for a `module:` value: the text before `==`.
+pub(crate) fn import_name(module: &str) -> &str {
+    module.split("==").next().unwrap_or(module)
+}
+
+/// Names the real cause of a failed import of `target`, which belongs to
+/// `package` (empty for in-tree modules).
+pub(crate) fn classify_import(
+    package: &str,
+    target: &str,
+    exception: Box<PyException>,
+    llama_stack_version: &str,
+) -> ImportError {
+    let Some(missing) = exception.missing_module().map(str::to_string) else {
+        return ImportError::ImportFailed {
+            target: target.to_string(),
+            summary: exception.summary(),
+            exception,
+        };
+    };
+    let is_package_or_parent =
+        !package.is_empty() && (missing == package || package.starts_with(&format!("{missing}.")));
+    if is_package_or_parent {
+        return ImportError::ModuleNotFound {
+            hint: module_value_hint(package),
+            package: package.to_string(),
+            exception,
+        };
+    }
+    if missing == target && !package.is_empty() {
+        return ImportError::NoProviderModule {
+            package: package.to_string(),
+            exception,
+        };
+    }
+    let top_level = missing.split('.').next().unwrap_or(&missing);
+    if matches!(top_level, "llama_stack" | "llama_stack_api") {
+        return ImportError::IncompatibleLlamaStack {
+            version: llama_stack_version.to_string(),
+            missing,
+            target: target.to_string(),
+            exception,
+        };
+    }
+    ImportError::DependencyMissing {
+        distribution_guess: top_level.replace('_', "-"),
+        dependency: missing,
+        target: target.to_string(),
+        exception,
+    }
+}
+
+/// Advice when `module:` is not a plain import name, the most common slip.
+fn module_value_hint(package: &str) -> String {
+    if package.contains('-') {
+        format!(
+            "module: takes the import name, not the distribution name: try '{}'.",
+            package.replace('-', "_")
+        )
+    } else if package.contains(['>', '<', '[', ' ', '~', '!']) {
+        "module: takes an import name, optionally followed by ==<version>; other version specifiers and extras are not understood by the server.".to_string()
+    } else {
+        format!(
+            "Install the distribution that provides the import name '{package}' (pip install it, or put its --target directory on PYTHONPATH)."
+        )
+    }
+}
+
+fn unknown_provider_type(entry: &ProviderEntry, offered: Vec<String>) -> ImportError {
+    let nearest = nearest(&entry.provider_type, &offered);
+    let suggestion = match nearest {
+        Some(name) => format!(
+            "Did you mean '{name}'? Use one of the available types, or add module: <import name> to load an out-of-tree provider."
+        ),
+        None => "Use one of the available types, or add module: <import name> to load an out-of-tree provider.".to_string(),
+    };
+    ImportError::UnknownProviderType {
+        provider_type: entry.provider_type.clone(),
+        api: entry.api.clone(),
+        offered,
+        suggestion,
+    }
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a typo.
+pub(crate) fn nearest<'a>(wanted: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(wanted, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(wanted.len()) / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.as_str())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exception(missing: Option<&str>) -> PyException {
+        PyException {
+            kind: if missing.is_some() {
+                "ModuleNotFoundError"
+            } else {
+                "RuntimeError"
+            }
+            .into(),
+            message: "m".into(),
+            missing_module: missing.map(String::from),
+            root_type: "ModuleNotFoundError".into(),
+            root_message: "m".into(),
+            root_missing_module: missing.map(String::from),
+            traceback: "Traceback".into(),
+        }
+    }
+
+    fn classify(package: &str, missing: Option<&str>) -> String {
+        let err = classify_import(
+            package,
+            &format!("{package}.provider"),
+            Box::new(exception(missing)),
+            "0.7.3",
+        );
+        err.code().map(|code| code.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_missing_module_is_blamed_on_the_right_party() {
+        assert_eq!(
+            classify("pkg", Some("pkg")),
+            "preflight::import::module_not_found"
+        );
+        assert_eq!(
+            classify("org.pkg", Some("org")),
+            "preflight::import::module_not_found"
+        );
+        assert_eq!(
+            classify("pkg", Some("pkg.provider")),
+            "preflight::import::no_provider_module"
+        );
+        assert_eq!(
+            classify("pkg", Some("kubernetes.client")),
+            "preflight::import::dependency_missing"
+        );
+        assert_eq!(
+            classify("pkg", Some("llama_stack.providers.datatypes")),
+            "preflight::import::incompatible_llama_stack"
+        );
+        assert_eq!(classify("pkg", None), "preflight::import::import_failed");
+    }
+
+    #[test]
+    fn a_distribution_name_in_module_gets_the_import_name_as_hint() {
+        assert_eq!(
+            module_value_hint("llama-stack-provider-x"),
+            "module: takes the import name, not the distribution name: try 'llama_stack_provider_x'."
+        );
+    }
+
+    #[test]
+    fn typos_find_their_nearest_type() {
+        let offered = vec!["remote::nvidia".to_string(), "inline::builtin".to_string()];
+        assert_eq!(nearest("remote::nvidai", &offered), Some("remote::nvidia"));
+        assert_eq!(nearest("remote::something-else", &offered), None);
+    }
+
+    #[test]
+    fn the_import_name_is_the_text_before_the_version_pin() {
+        assert_eq!(import_name("pkg==1.0"), "pkg");
+        assert_eq!(import_name("pkg"), "pkg");
+    }
+}

@@ -1,0 +1,492 @@
+//! Picks the Python interpreter the server will run in and learns its facts once.
+//!
+//! The choice follows what an operator expects: `--python`, else the active
+//! virtualenv (`VIRTUAL_ENV`), else `python3` on `PATH`. The source is kept so
+//! that "wrong Python" is obvious in every report. One probe run then returns
+//! the version, platform, `sys.path` and the installed llama-stack, including
+//! the sections that may hold providers, computed by llama-stack's own code.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::diagnostics::{Blame, Phase, PhaseError, indented};
+use crate::probe::{self, ChannelError, PyException};
+use crate::subprocess::signal_name;
+
+/// Environment variable naming the active virtualenv.
+pub(crate) const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
+/// The llama-stack releases whose provider-loading rules preflight implements:
+/// the `llama_stack_api` era.
+pub(crate) const SUPPORTED_LLAMA_STACK: &str = "0.4.0 to 0.7.x";
+
+/// Where the interpreter came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum InterpreterSource {
+    /// `--python` on the command line.
+    Flag,
+    /// `$VIRTUAL_ENV/bin/python`.
+    VirtualEnv,
+    /// `python3` found on `PATH`.
+    Path,
+}
+
+impl InterpreterSource {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            InterpreterSource::Flag => "given with --python",
+            InterpreterSource::VirtualEnv => "from the active virtualenv (VIRTUAL_ENV)",
+            InterpreterSource::Path => "python3 found on PATH",
+        }
+    }
+}
+
+/// The process environment that selection depends on, passed in so tests need
+/// not change the real one.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SelectionEnv {
+    pub(crate) virtual_env: Option<OsString>,
+    pub(crate) path: Option<OsString>,
+    pub(crate) cwd: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Interpreter {
+    pub(crate) path: PathBuf,
+    pub(crate) source: InterpreterSource,
+}
+
+/// Facts about the interpreter, as the probe reports them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub(crate) struct PythonFacts {
+    pub(crate) version: String,
+    pub(crate) implementation: String,
+    pub(crate) executable: String,
+    pub(crate) platform: String,
+    pub(crate) machine: String,
+    pub(crate) ext_suffix: Option<String>,
+    pub(crate) sys_path: Vec<String>,
+}
+
+/// The installed llama-stack and the API layout its own code declares.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub(crate) struct LlamaStackFacts {
+    pub(crate) distribution: String,
+    pub(crate) version: String,
+    pub(crate) api_package: Option<String>,
+    #[serde(default)]
+    pub(crate) apis: Vec<String>,
+    #[serde(default)]
+    pub(crate) providable_apis: Vec<String>,
+    /// Routing-table API → the router API that serves it.
+    #[serde(default)]
+    pub(crate) routing_tables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InterpreterFacts {
+    pub(crate) interpreter: Interpreter,
+    pub(crate) python: PythonFacts,
+    pub(crate) llama_stack: LlamaStackFacts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+enum FactsDocument {
+    Ok {
+        python: Box<PythonFacts>,
+        llama_stack: Option<LlamaStackFacts>,
+    },
+    Error {
+        kind: String,
+        version: Option<String>,
+        exception: Option<Box<PyException>>,
+    },
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum InterpreterError {
+    #[error("Python interpreter '{name}' not found")]
+    #[diagnostic(
+        code(preflight::interpreter::not_found),
+        help(
+            "Pass the server's interpreter with --python /path/to/python, activate its virtualenv, or put python3 on PATH."
+        )
+    )]
+    NotFound {
+        name: String,
+        source_kind: InterpreterSource,
+    },
+
+    #[error("VIRTUAL_ENV points at {venv}, which has no bin/python")]
+    #[diagnostic(
+        code(preflight::interpreter::broken_virtualenv),
+        help("Recreate the virtualenv, deactivate it, or pass --python explicitly.")
+    )]
+    BrokenVirtualenv { venv: String },
+
+    #[error("Python interpreter {path} could not be started: {reason}")]
+    #[diagnostic(
+        code(preflight::interpreter::not_executable),
+        help(
+            "Pass an executable Python interpreter with --python (a file with execute permission, not a directory)."
+        )
+    )]
+    NotExecutable { path: String, reason: String },
+
+    #[error("{path} did not answer like a Python interpreter")]
+    #[diagnostic(
+        code(preflight::interpreter::not_python),
+        help("Pass a CPython 3.11 or newer interpreter with --python.")
+    )]
+    NotPython { path: String, output: String },
+
+    #[error(
+        "Python interpreter {path} is too old to run preflight (it does not know the -P option)"
+    )]
+    #[diagnostic(
+        code(preflight::interpreter::too_old),
+        help(
+            "Use the interpreter the llama-stack server runs with; llama-stack 0.4 and newer need Python 3.12 or newer."
+        )
+    )]
+    TooOld { path: String, output: String },
+
+    #[error("Python interpreter {path} did not answer within {seconds} s")]
+    #[diagnostic(
+        code(preflight::interpreter::timeout),
+        help(
+            "Check that the interpreter starts normally (a sitecustomize or .pth file may hang), or raise --timeout."
+        )
+    )]
+    Timeout { path: String, seconds: u64 },
+
+    #[error("Python interpreter {path} was killed by signal {signal} ({name})")]
+    #[diagnostic(
+        code(preflight::interpreter::crashed),
+        help("Check that the interpreter starts normally: run it by hand with -c 'pass'.")
+    )]
+    Crashed {
+        path: String,
+        signal: i32,
+        name: &'static str,
+        output: String,
+    },
+
+    #[error("llama-stack is not installed in the Python environment of {path}")]
+    #[diagnostic(
+        code(preflight::interpreter::llama_stack_missing),
+        help(
+            "Point preflight at the interpreter the server runs with (--python or VIRTUAL_ENV), or install llama-stack into this environment."
+        )
+    )]
+    LlamaStackMissing {
+        path: String,
+        source_kind: InterpreterSource,
+    },
+
+    #[error(
+        "{distribution} {version} is not supported by this preflight (supported: llama-stack {SUPPORTED_LLAMA_STACK})"
+    )]
+    #[diagnostic(
+        code(preflight::interpreter::llama_stack_unsupported),
+        help(
+            "Use a llama-stack release from 0.4.0 to 0.7.x, or a preflight release that supports this one."
+        )
+    )]
+    LlamaStackUnsupported {
+        distribution: String,
+        version: String,
+    },
+
+    #[error("llama-stack {version} is installed but its own modules fail to import")]
+    #[diagnostic(
+        code(preflight::interpreter::llama_stack_broken),
+        help(
+            "The server would crash before reading run.yaml. Fix the environment: reinstall llama-stack with its declared dependency versions (pip install --force-reinstall llama-stack=={version})."
+        )
+    )]
+    LlamaStackBroken {
+        version: String,
+        exception: Box<PyException>,
+    },
+}
+
+impl PhaseError for InterpreterError {
+    fn phase(&self) -> Phase {
+        Phase::Interpreter
+    }
+
+    fn blame(&self) -> Blame {
+        match self {
+            InterpreterError::LlamaStackMissing { .. }
+            | InterpreterError::LlamaStackUnsupported { .. }
+            | InterpreterError::LlamaStackBroken { .. } => Blame::Configuration,
+            _ => Blame::Invocation,
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            InterpreterError::NotFound { source_kind, .. }
+            | InterpreterError::LlamaStackMissing { source_kind, .. } => {
+                Some(format!("Interpreter: {}", source_kind.describe()))
+            }
+            InterpreterError::NotPython { output, .. }
+            | InterpreterError::TooOld { output, .. }
+            | InterpreterError::Crashed { output, .. }
+                if !output.is_empty() =>
+            {
+                Some(format!("Output:\n{}", indented(output)))
+            }
+            InterpreterError::LlamaStackBroken { exception, .. } => {
+                Some(format!("Root cause: {}", root_summary(exception)))
+            }
+            _ => None,
+        }
+    }
+
+    fn traceback(&self) -> Option<&str> {
+        match self {
+            InterpreterError::LlamaStackBroken { exception, .. } => Some(&exception.traceback),
+            _ => None,
+        }
+    }
+}
+
+fn root_summary(exception: &PyException) -> String {
+    if exception.root_message.is_empty() {
+        exception.root_type.clone()
+    } else {
+        format!("{}: {}", exception.root_type, exception.root_message)
+    }
+}
+
+/// Chooses the interpreter: `--python`, else `VIRTUAL_ENV`, else `python3` on `PATH`.
+pub(crate) fn select(
+    flag: Option<&Path>,
+    env: &SelectionEnv,
+) -> Result<Interpreter, InterpreterError> {
+    if let Some(flag) = flag {
+        let looks_like_path = flag.components().count() > 1 || flag.is_absolute();
+        let path = if looks_like_path {
+            env.cwd.join(flag)
+        } else {
+            which::which_in(flag, env.path.as_ref(), &env.cwd).map_err(|_| {
+                InterpreterError::NotFound {
+                    name: flag.display().to_string(),
+                    source_kind: InterpreterSource::Flag,
+                }
+            })?
+        };
+        return Ok(Interpreter {
+            path,
+            source: InterpreterSource::Flag,
+        });
+    }
+    if let Some(venv) = env.virtual_env.as_ref().filter(|venv| !venv.is_empty()) {
+        let venv = env.cwd.join(venv);
+        let python = venv.join("bin").join("python");
+        if !python.exists() {
+            return Err(InterpreterError::BrokenVirtualenv {
+                venv: venv.display().to_string(),
+            });
+        }
+        return Ok(Interpreter {
+            path: python,
+            source: InterpreterSource::VirtualEnv,
+        });
+    }
+    let path = which::which_in("python3", env.path.as_ref(), &env.cwd).map_err(|_| {
+        InterpreterError::NotFound {
+            name: "python3".to_string(),
+            source_kind: InterpreterSource::Path,
+        }
+    })?;
+    Ok(Interpreter {
+        path,
+        source: InterpreterSource::Path,
+    })
+}
+
+/// Runs the probe's `facts` mode in `interpreter`.
+pub(crate) fn query(
+    interpreter: Interpreter,
+    timeout: Duration,
+) -> Result<InterpreterFacts, InterpreterError> {
+    let path = interpreter.path.display().to_string();
+    let document = match probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout) {
+        Ok((document, _)) => document,
+        Err(err) => return Err(channel_error(path, err, timeout)),
+    };
+    match document {
+        FactsDocument::Ok {
+            python,
+            llama_stack: None,
+        } => {
+            tracing::debug!(version = python.version, "interpreter has no llama-stack");
+            Err(InterpreterError::LlamaStackMissing {
+                path,
+                source_kind: interpreter.source,
+            })
+        }
+        FactsDocument::Ok {
+            python,
+            llama_stack: Some(llama_stack),
+        } => {
+            if !is_supported(&llama_stack) {
+                return Err(InterpreterError::LlamaStackUnsupported {
+                    distribution: llama_stack.distribution,
+                    version: llama_stack.version,
+                });
+            }
+            Ok(InterpreterFacts {
+                interpreter,
+                python: *python,
+                llama_stack,
+            })
+        }
+        FactsDocument::Error {
+            kind,
+            version: Some(version),
+            exception: Some(exception),
+        } if kind == "llama_stack_import_failed" => {
+            Err(InterpreterError::LlamaStackBroken { version, exception })
+        }
+        FactsDocument::Error {
+            kind, exception, ..
+        } => Err(InterpreterError::NotPython {
+            path,
+            output: format!(
+                "probe error {kind}: {}",
+                exception.map(|e| e.summary()).unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+fn is_supported(llama_stack: &LlamaStackFacts) -> bool {
+    let minor = llama_stack
+        .version
+        .strip_prefix("0.")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|minor| minor.parse::<u32>().ok());
+    llama_stack.distribution == "llama-stack"
+        && llama_stack.api_package.as_deref() == Some("llama_stack_api")
+        && matches!(minor, Some(4..=7))
+}
+
+fn channel_error(path: String, err: ChannelError, timeout: Duration) -> InterpreterError {
+    let output = err.stderr_tail();
+    match err {
+        ChannelError::Spawn(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            InterpreterError::NotFound {
+                name: path,
+                source_kind: InterpreterSource::Flag,
+            }
+        }
+        ChannelError::Spawn(io) => InterpreterError::NotExecutable {
+            path,
+            reason: io.to_string(),
+        },
+        ChannelError::TimedOut { .. } => InterpreterError::Timeout {
+            path,
+            seconds: timeout.as_secs(),
+        },
+        ChannelError::Signalled { signal, .. } => InterpreterError::Crashed {
+            path,
+            signal,
+            name: signal_name(signal),
+            output,
+        },
+        ChannelError::NoDocument { .. }
+            if output.contains("nknown option") && output.contains("-P") =>
+        {
+            InterpreterError::TooOld { path, output }
+        }
+        ChannelError::NoDocument { .. } => InterpreterError::NotPython { path, output },
+        ChannelError::Garbage { stdout, .. } => InterpreterError::NotPython {
+            path,
+            output: if output.is_empty() {
+                stdout
+            } else {
+                format!("{stdout}\n{output}")
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with(virtual_env: Option<&str>, path: Option<&str>) -> SelectionEnv {
+        SelectionEnv {
+            virtual_env: virtual_env.map(OsString::from),
+            path: path.map(OsString::from),
+            cwd: PathBuf::from("/"),
+        }
+    }
+
+    #[test]
+    fn the_flag_wins_over_virtualenv_and_path() {
+        let chosen = select(
+            Some(Path::new("/usr/bin/python9")),
+            &env_with(Some("/venv"), Some("/bin")),
+        )
+        .unwrap();
+        assert_eq!(chosen.path, PathBuf::from("/usr/bin/python9"));
+        assert_eq!(chosen.source, InterpreterSource::Flag);
+    }
+
+    #[test]
+    fn a_virtualenv_without_python_is_reported() {
+        let err = select(None, &env_with(Some("/nonexistent-venv"), Some("/bin"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "VIRTUAL_ENV points at /nonexistent-venv, which has no bin/python"
+        );
+    }
+
+    #[test]
+    fn without_flag_or_virtualenv_python3_is_looked_up_on_path() {
+        let err = select(None, &env_with(None, Some("/nonexistent-dir"))).unwrap_err();
+        assert_eq!(err.to_string(), "Python interpreter 'python3' not found");
+        assert_eq!(err.blame(), Blame::Invocation);
+    }
+
+    #[test]
+    fn a_bare_flag_name_is_looked_up_on_path() {
+        let chosen = select(
+            Some(Path::new("sh")),
+            &env_with(None, Some("/bin:/usr/bin")),
+        )
+        .unwrap();
+        assert!(chosen.path.ends_with("sh"), "{:?}", chosen.path);
+    }
+
+    #[test]
+    fn only_the_llama_stack_api_era_is_supported() {
+        let facts = |version: &str, api: Option<&str>| LlamaStackFacts {
+            distribution: "llama-stack".into(),
+            version: version.into(),
+            api_package: api.map(String::from),
+            apis: vec![],
+            providable_apis: vec![],
+            routing_tables: BTreeMap::new(),
+        };
+        assert!(is_supported(&facts("0.7.3", Some("llama_stack_api"))));
+        assert!(is_supported(&facts("0.4.0", Some("llama_stack_api"))));
+        assert!(!is_supported(&facts(
+            "0.3.5",
+            Some("llama_stack.providers.datatypes")
+        )));
+        assert!(!is_supported(&facts("0.8.0", Some("llama_stack_api"))));
+    }
+}

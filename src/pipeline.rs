@@ -1,0 +1,187 @@
+//! Walks the phases in the spec's order and stops at the first failure (FR-021).
+//!
+//! run.yaml is read, then the interpreter is chosen and queried (both can be
+//! the caller's fault, exit 2, so they come before anything that judges the
+//! configuration), then run.yaml is parsed and its sections checked against the
+//! installed llama-stack, then each provider in file order goes through import,
+//! spec retrieval and spec validation in its own probe process. The result is
+//! the spec's `PreflightResult`; rendering it is the report's job.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{self, Disabled, ProviderEntry, env::Environment};
+use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::import::{self, ProbeReport};
+use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
+use crate::spec::{self, Rejection, ValidatedSpec};
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) run_yaml: PathBuf,
+    pub(crate) python: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProviderStatus {
+    Passed,
+    Failed,
+    Skipped(Disabled),
+    /// Not reached: an earlier provider failed.
+    NotChecked,
+}
+
+#[derive(Debug)]
+pub(crate) struct ProviderResult {
+    pub(crate) entry: ProviderEntry,
+    pub(crate) status: ProviderStatus,
+    /// The module the server imports: the `module:` import name for external
+    /// providers, the registry spec's module for in-tree ones once known.
+    pub(crate) module: String,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) spec: Option<ValidatedSpec>,
+}
+
+/// Everything a run found (the spec's `PreflightResult`).
+#[derive(Debug)]
+pub(crate) struct PreflightResult {
+    pub(crate) run_yaml: PathBuf,
+    pub(crate) interpreter: Option<InterpreterFacts>,
+    pub(crate) providers: Vec<ProviderResult>,
+    pub(crate) failure: Option<Failure>,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+impl PreflightResult {
+    fn failed(mut self, failure: Failure) -> Self {
+        self.failure = Some(failure);
+        self
+    }
+}
+
+/// Runs every phase for `options`.
+pub(crate) fn run(
+    options: &Options,
+    selection: &SelectionEnv,
+    environment: &dyn Environment,
+) -> PreflightResult {
+    let result = PreflightResult {
+        run_yaml: options.run_yaml.clone(),
+        interpreter: None,
+        providers: Vec::new(),
+        failure: None,
+        warnings: Vec::new(),
+    };
+    let text = match config::read(&options.run_yaml) {
+        Ok(text) => text,
+        Err(err) => return result.failed(Failure::new(None, err)),
+    };
+    let facts = match interpreter::select(options.python.as_deref(), selection)
+        .and_then(|chosen| interpreter::query(chosen, options.timeout))
+    {
+        Ok(facts) => facts,
+        Err(err) => return result.failed(Failure::new(None, err)),
+    };
+    let mut result = PreflightResult {
+        interpreter: Some(facts.clone()),
+        ..result
+    };
+    let config = match config::load(&options.run_yaml, &text, environment)
+        .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
+    {
+        Ok(config) => config,
+        Err(err) => return result.failed(Failure::new(None, err)),
+    };
+    for entry in config.providers {
+        if result.failure.is_some() {
+            let module = default_module(&entry);
+            result.providers.push(ProviderResult {
+                entry,
+                status: ProviderStatus::NotChecked,
+                module,
+                duration: None,
+                spec: None,
+            });
+            continue;
+        }
+        let checked = check_provider(entry, &facts, options.timeout, &mut result.warnings);
+        result.failure = checked.1;
+        result.providers.push(checked.0);
+    }
+    result
+}
+
+/// The module shown before the probe has reported.
+fn default_module(entry: &ProviderEntry) -> String {
+    match &entry.module {
+        Some(module) => import::import_name(module).to_string(),
+        None => format!("llama_stack.providers.registry.{}", entry.api),
+    }
+}
+
+fn check_provider(
+    entry: ProviderEntry,
+    facts: &InterpreterFacts,
+    timeout: Duration,
+    warnings: &mut Vec<Warning>,
+) -> (ProviderResult, Option<Failure>) {
+    let mut result = ProviderResult {
+        module: default_module(&entry),
+        status: ProviderStatus::Passed,
+        duration: None,
+        spec: None,
+        entry,
+    };
+    let entry = &result.entry;
+    if let Some(disabled) = entry.disabled.filter(|_| !entry.is_imported()) {
+        result.status = ProviderStatus::Skipped(disabled);
+        return (result, None);
+    }
+    let probed = import::probe_provider(
+        &facts.interpreter.path,
+        entry,
+        &facts.llama_stack.version,
+        timeout,
+    );
+    let report: ProbeReport = match probed {
+        Ok((report, elapsed)) => {
+            result.duration = Some(elapsed);
+            report
+        }
+        Err(err) => return fail(result, err),
+    };
+    if let Some(disabled) = entry.disabled {
+        // The server imported it and called get_provider_spec(); nothing more.
+        result.status = ProviderStatus::Skipped(disabled);
+        return (result, None);
+    }
+    if entry.module.is_none()
+        && let Some(module) = report
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.fields.get("module"))
+            .and_then(|m| m.as_str())
+    {
+        result.module = module.to_string();
+    }
+    match spec::validate(entry, report, &facts.llama_stack, warnings) {
+        Ok(spec) => {
+            result.spec = Some(spec);
+            (result, None)
+        }
+        Err(Rejection::Spec(err)) => fail(result, err),
+        Err(Rejection::Import(err)) => fail(result, err),
+    }
+}
+
+fn fail(mut result: ProviderResult, error: impl PhaseError) -> (ProviderResult, Option<Failure>) {
+    result.status = ProviderStatus::Failed;
+    let context = ProviderContext {
+        provider_id: result.entry.display_id(),
+        api: result.entry.api.clone(),
+        module: result.module.clone(),
+    };
+    (result, Some(Failure::new(Some(context), error)))
+}

@@ -1,0 +1,317 @@
+//! The spec-validation phase: is what `get_provider_spec()` returned a spec the
+//! server can use for this run.yaml entry?
+//!
+//! Required fields (FR-010): `provider_type` (a non-empty string equal to the
+//! run.yaml entry's; the server never compares them, and a mismatch makes
+//! its later errors name the wrong type), `api` (a valid API equal to the
+//! section it is configured under) and `config_schema`, read as: the spec's
+//! `config_class` resolves to a class whose JSON schema can be produced. The
+//! spec's `module` must import and export the entry point the server calls.
+
+use miette::Diagnostic;
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::config::ProviderEntry;
+use crate::diagnostics::{Phase, PhaseError, Warning};
+use crate::import::{ImportError, ProbeReport, Step, classify_import};
+use crate::interpreter::LlamaStackFacts;
+use crate::probe::PyException;
+
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum SpecError {
+    #[error("get_provider_spec() returned invalid data")]
+    #[diagnostic(
+        code(preflight::spec::not_a_spec),
+        help(
+            "Provider implementation must return a ProviderSpec (RemoteProviderSpec or InlineProviderSpec from llama_stack_api), or a list of them."
+        )
+    )]
+    NotASpec { returned: String },
+
+    #[error("get_provider_spec() returned no spec with provider_type '{wanted}'")]
+    #[diagnostic(code(preflight::spec::no_matching_spec), help("{advice}"))]
+    NoMatchingSpec {
+        wanted: String,
+        offered: Vec<String>,
+        advice: String,
+    },
+
+    #[error("get_provider_spec() returned invalid data")]
+    #[diagnostic(
+        code(preflight::spec::missing_field),
+        help("Provider implementation must return ProviderSpec with {field} field.")
+    )]
+    MissingField { field: &'static str },
+
+    #[error("get_provider_spec() returned invalid data")]
+    #[diagnostic(
+        code(preflight::spec::invalid_field),
+        help("Provider implementation must return ProviderSpec with a valid {field} field.")
+    )]
+    InvalidField {
+        field: &'static str,
+        problem: String,
+    },
+
+    #[error("provider_type in run.yaml does not match the provider's spec")]
+    #[diagnostic(
+        code(preflight::spec::provider_type_mismatch),
+        help(
+            "Set provider_type: {declared} in run.yaml. The server would file the provider under '{configured}' but report it as '{declared}', which makes later errors misleading."
+        )
+    )]
+    ProviderTypeMismatch {
+        configured: String,
+        declared: String,
+    },
+
+    #[error("Provider is configured under '{section}' but its spec declares api '{declared}'")]
+    #[diagnostic(
+        code(preflight::spec::api_mismatch),
+        help("Move the entry from providers.{section} to providers.{declared} in run.yaml.")
+    )]
+    ApiMismatch { section: String, declared: String },
+
+    #[error("config_class '{config_class}' cannot be loaded")]
+    #[diagnostic(
+        code(preflight::spec::config_class_unresolvable),
+        help(
+            "config_class must be the fully qualified name of an importable class (package.module.ClassName); the server imports it before it creates the provider."
+        )
+    )]
+    ConfigClassUnresolvable {
+        config_class: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("config_class '{config_class}' is not a class")]
+    #[diagnostic(
+        code(preflight::spec::config_class_not_a_class),
+        help("Point config_class at the provider's pydantic model or dataclass.")
+    )]
+    ConfigClassNotAClass { config_class: String },
+}
+
+impl PhaseError for SpecError {
+    fn phase(&self) -> Phase {
+        Phase::SpecValidation
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            SpecError::NotASpec { returned } => {
+                Some(format!("get_provider_spec() returned {returned}"))
+            }
+            SpecError::NoMatchingSpec { offered, .. } if offered.is_empty() => {
+                Some("get_provider_spec() returned an empty list".to_string())
+            }
+            SpecError::NoMatchingSpec { offered, .. } => {
+                Some(format!("Offered provider types: {}", offered.join(", ")))
+            }
+            SpecError::MissingField { field } => Some(format!("Missing required field: {field}")),
+            SpecError::InvalidField { field, problem } => {
+                Some(format!("Invalid field: {field}: {problem}"))
+            }
+            SpecError::ProviderTypeMismatch {
+                configured,
+                declared,
+            } => Some(format!(
+                "run.yaml provider_type: {configured}\nget_provider_spec() provider_type: {declared}"
+            )),
+            _ => None,
+        }
+    }
+
+    fn traceback(&self) -> Option<&str> {
+        match self {
+            SpecError::ConfigClassUnresolvable { exception, .. } => Some(&exception.traceback),
+            _ => None,
+        }
+    }
+}
+
+/// Either phase can reject a spec: its fields (spec validation) or the module
+/// it names (import).
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    Spec(SpecError),
+    Import(ImportError),
+}
+
+/// A spec that passed, as reported in JSON.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidatedSpec {
+    pub(crate) fields: Map<String, Value>,
+    pub(crate) class: String,
+    pub(crate) config_schema: Option<Value>,
+}
+
+/// Validates the probe's report for an enabled `entry` (the server never looks
+/// at the spec of a disabled one); warnings are appended to `warnings`.
+pub(crate) fn validate(
+    entry: &ProviderEntry,
+    report: ProbeReport,
+    llama_stack: &LlamaStackFacts,
+    warnings: &mut Vec<Warning>,
+) -> Result<ValidatedSpec, Rejection> {
+    let Some(spec) = report.spec else {
+        return Err(Rejection::Spec(no_spec(entry, &report.returned)));
+    };
+    let fields = spec.fields;
+    let provider_type = required_text(&fields, "provider_type").map_err(Rejection::Spec)?;
+    let api = required_text(&fields, "api").map_err(Rejection::Spec)?;
+    if !llama_stack.apis.iter().any(|known| known == api) {
+        return Err(Rejection::Spec(SpecError::InvalidField {
+            field: "api",
+            problem: format!(
+                "'{api}' is not an API of llama-stack {}",
+                llama_stack.version
+            ),
+        }));
+    }
+    let config_class = required_text(&fields, "config_class").map_err(Rejection::Spec)?;
+    if provider_type != entry.provider_type {
+        return Err(Rejection::Spec(SpecError::ProviderTypeMismatch {
+            configured: entry.provider_type.clone(),
+            declared: provider_type.to_string(),
+        }));
+    }
+    if api != entry.api {
+        return Err(Rejection::Spec(SpecError::ApiMismatch {
+            section: entry.api.clone(),
+            declared: api.to_string(),
+        }));
+    }
+    required_text(&fields, "module").map_err(Rejection::Spec)?;
+    if let Some(implementation) = &report.implementation {
+        check_implementation(implementation, &fields, &llama_stack.version)
+            .map_err(Rejection::Import)?;
+    }
+    let config_schema = match &report.config {
+        Some(step) => {
+            config_schema(entry, config_class, step, warnings).map_err(Rejection::Spec)?
+        }
+        None => None,
+    };
+    Ok(ValidatedSpec {
+        fields,
+        class: spec.class,
+        config_schema,
+    })
+}
+
+fn no_spec(entry: &ProviderEntry, returned: &crate::import::Returned) -> SpecError {
+    if returned.kind == "list" {
+        let offered: Vec<String> = returned
+            .offered
+            .iter()
+            .map(|value| {
+                value
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| value.to_string())
+            })
+            .collect();
+        let advice = if offered.is_empty() {
+            "The provider offered no spec at all; providers that build their list from what is installed (optional extras) need those extras installed.".to_string()
+        } else {
+            format!(
+                "Set provider_type in run.yaml to one of: {}. If the type you want is missing, install the extras the provider needs for it.",
+                offered.join(", ")
+            )
+        };
+        return SpecError::NoMatchingSpec {
+            wanted: entry.provider_type.clone(),
+            offered,
+            advice,
+        };
+    }
+    let returned = match returned.python_type.as_deref() {
+        Some("NoneType") | None => "None".to_string(),
+        Some(other) => format!("a {other}, not a ProviderSpec"),
+    };
+    SpecError::NotASpec { returned }
+}
+
+fn required_text<'a>(
+    fields: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a str, SpecError> {
+    match fields.get(field) {
+        None | Some(Value::Null) => Err(SpecError::MissingField { field }),
+        Some(Value::String(text)) if text.trim().is_empty() => Err(SpecError::InvalidField {
+            field,
+            problem: "must not be empty".to_string(),
+        }),
+        Some(Value::String(text)) => Ok(text),
+        Some(other) => Err(SpecError::InvalidField {
+            field,
+            problem: format!("expected a string, found {}", describe(other)),
+        }),
+    }
+}
+
+/// How the probe encoded a value that is not plain JSON.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Object(object) => match (object.get("$type"), object.get("$repr")) {
+            (Some(Value::String(kind)), Some(Value::String(repr))) => format!("{kind} {repr}"),
+            _ => value.to_string(),
+        },
+        Value::Array(_) => "a list".to_string(),
+        Value::Bool(_) => "a boolean".to_string(),
+        Value::Number(_) => "a number".to_string(),
+        _ => value.to_string(),
+    }
+}
+
+fn check_implementation(
+    step: &Step,
+    fields: &Map<String, Value>,
+    version: &str,
+) -> Result<(), ImportError> {
+    let module = fields
+        .get("module")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if let Some(exception) = step.exception.clone().filter(|_| !step.ok) {
+        let package = module.split('.').next().unwrap_or(module);
+        return Err(classify_import(package, module, exception, version));
+    }
+    if step.has_entry_point == Some(false) {
+        return Err(ImportError::EntryPointMissing {
+            module: module.to_string(),
+            entry_point: step.entry_point.clone().unwrap_or_default(),
+        });
+    }
+    Ok(())
+}
+
+fn config_schema(
+    entry: &ProviderEntry,
+    config_class: &str,
+    step: &Step,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<Value>, SpecError> {
+    if let Some(exception) = step.exception.clone().filter(|_| !step.ok) {
+        return Err(SpecError::ConfigClassUnresolvable {
+            config_class: config_class.to_string(),
+            exception,
+        });
+    }
+    if step.is_class == Some(false) {
+        return Err(SpecError::ConfigClassNotAClass {
+            config_class: config_class.to_string(),
+        });
+    }
+    if let Some(problem) = &step.schema_error {
+        // The server never needs the schema, so this must not fail the run.
+        warnings.push(Warning {
+            provider_id: entry.provider_id.clone(),
+            code: "preflight::spec::config_schema_unavailable",
+            message: format!("no JSON schema for config_class '{config_class}': {problem}"),
+        });
+    }
+    Ok(step.schema.clone())
+}

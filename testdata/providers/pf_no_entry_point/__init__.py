@@ -1,0 +1,1 @@
+"""Fixture provider package: no get_adapter_impl()."""

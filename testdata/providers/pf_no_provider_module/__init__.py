@@ -1,0 +1,1 @@
+"""Fixture provider package: no provider.py at all."""
