@@ -6,32 +6,9 @@
 //! `PREFLIGHT_PY_073` (set by `scripts/test`), or the default cache path. The
 //! cases select it through `VIRTUAL_ENV`, the way an operator's shell would.
 
-use std::env;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn test_virtualenv() -> PathBuf {
-    let python = env::var_os("PREFLIGHT_PY_073")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = env::var_os("PREFLIGHT_CACHE_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    Path::new(&env::var_os("HOME").unwrap_or_default())
-                        .join(".cache/llama-stack-preflight")
-                });
-            cache.join("venvs/ls-0.7.3/bin/python")
-        });
-    assert!(
-        python.exists(),
-        "the llama-stack 0.7.3 test environment is missing ({}): run scripts/test, which builds it",
-        python.display()
-    );
-    python
-        .parent()
-        .and_then(Path::parent)
-        .expect("venv/bin/python")
-        .to_path_buf()
-}
+use crate::support::{repo, test_virtualenv};
 
 fn python_version(venv: &Path) -> String {
     let output = std::process::Command::new(venv.join("bin/python"))
@@ -47,7 +24,7 @@ fn python_version(venv: &Path) -> String {
 #[test]
 fn golden_cases() {
     let venv = test_virtualenv();
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = repo().display().to_string();
     let cases = trycmd::TestCases::new();
     cases
         .register_bin("llama-stack", trycmd::cargo::cargo_bin("llama-stack"))
@@ -59,7 +36,7 @@ fn golden_cases() {
         .expect("valid variable")
         .insert_var("[PYVERSION]", python_version(&venv))
         .expect("valid variable")
-        .insert_var("[REPO]", root.to_string())
+        .insert_var("[REPO]", root)
         .expect("valid variable");
     cases.case("tests/cmd/*.toml");
 }

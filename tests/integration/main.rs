@@ -2,8 +2,12 @@
 //!
 //! Modules:
 //! - `cli`: golden cases in `tests/cmd/*.toml`, each a command line with its
-//!   environment, expected exit code and exact stdout (trycmd).
+//!   environment, expected exit code and exact stdout and stderr (trycmd).
 //! - `codes`: every diagnostic code is declared once and documented in the README.
+//! - `no_writes`: a full run leaves every file as it was.
+//! - `support`: paths to the repository and the test virtualenv.
 
 mod cli;
 mod codes;
+mod no_writes;
+mod support;
