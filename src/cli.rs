@@ -43,6 +43,12 @@ pub(crate) struct PreflightArgs {
     #[arg(long, value_name = "PATH|NAME")]
     pub(crate) python: Option<PathBuf>,
 
+    /// Directory of provider metadata (<DIR>/<provider_id>/lls-provider-spec.yaml) to compare
+    /// with each provider's runtime spec; mismatches are warnings.
+    /// Default: /opt/llama-stack/external-providers/metadata when it exists.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) metadata_dir: Option<PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

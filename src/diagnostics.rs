@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::metadata::FieldComparison;
+
 /// Where in the validation process a failure happened; the spec's phases plus the
 /// checks that precede them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,6 +122,9 @@ pub(crate) struct Warning {
     pub(crate) provider_id: Option<String>,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+    /// For metadata mismatches: the field and both values (FR-017).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(crate) mismatch: Option<FieldComparison>,
 }
 
 /// Indents every line of `text` by two spaces, the way the spec shows tracebacks.

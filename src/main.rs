@@ -11,6 +11,7 @@ mod config;
 mod diagnostics;
 mod import;
 mod interpreter;
+mod metadata;
 mod pipeline;
 mod probe;
 mod report;
@@ -19,6 +20,7 @@ mod subprocess;
 
 use std::env;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -62,6 +64,10 @@ fn main() -> ExitCode {
         run_yaml: args.run_yaml,
         python: args.python,
         timeout: Duration::from_secs(args.timeout),
+        metadata_dir: args.metadata_dir.or_else(|| {
+            let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
+            default.is_dir().then_some(default)
+        }),
     };
     let result = pipeline::run(&options, &selection, &ProcessEnvironment);
     let color =

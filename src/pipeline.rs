@@ -7,13 +7,14 @@
 //! spec retrieval and spec validation in its own probe process. The result is
 //! the spec's `PreflightResult`; rendering it is the report's job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{self, Disabled, ProviderEntry, env::Environment};
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::import::{self, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
+use crate::metadata::{self, MetadataReport};
 use crate::spec::{self, Rejection, ValidatedSpec};
 
 /// What the command line asks for.
@@ -22,6 +23,9 @@ pub(crate) struct Options {
     pub(crate) run_yaml: PathBuf,
     pub(crate) python: Option<PathBuf>,
     pub(crate) timeout: Duration,
+    /// Where `<provider_id>/lls-provider-spec.yaml` files are; `None` skips the
+    /// metadata phase.
+    pub(crate) metadata_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +46,7 @@ pub(crate) struct ProviderResult {
     pub(crate) module: String,
     pub(crate) duration: Option<Duration>,
     pub(crate) spec: Option<ValidatedSpec>,
+    pub(crate) metadata: Option<MetadataReport>,
 }
 
 /// Everything a run found (the spec's `PreflightResult`).
@@ -88,6 +93,18 @@ pub(crate) fn run(
         interpreter: Some(facts.clone()),
         ..result
     };
+    if let Some(dir) = options.metadata_dir.as_deref().filter(|dir| !dir.is_dir()) {
+        result.warnings.push(Warning {
+            provider_id: None,
+            code: "preflight::metadata::no_directory",
+            message: format!(
+                "metadata directory {} does not exist; no metadata compared",
+                dir.display()
+            ),
+            mismatch: None,
+        });
+    }
+    let metadata_dir = options.metadata_dir.as_deref().filter(|dir| dir.is_dir());
     let config = match config::load(&options.run_yaml, &text, environment)
         .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
     {
@@ -103,10 +120,17 @@ pub(crate) fn run(
                 module,
                 duration: None,
                 spec: None,
+                metadata: None,
             });
             continue;
         }
-        let checked = check_provider(entry, &facts, options.timeout, &mut result.warnings);
+        let checked = check_provider(
+            entry,
+            &facts,
+            options.timeout,
+            metadata_dir,
+            &mut result.warnings,
+        );
         result.failure = checked.1;
         result.providers.push(checked.0);
     }
@@ -125,6 +149,7 @@ fn check_provider(
     entry: ProviderEntry,
     facts: &InterpreterFacts,
     timeout: Duration,
+    metadata_dir: Option<&Path>,
     warnings: &mut Vec<Warning>,
 ) -> (ProviderResult, Option<Failure>) {
     let mut result = ProviderResult {
@@ -132,6 +157,7 @@ fn check_provider(
         status: ProviderStatus::Passed,
         duration: None,
         spec: None,
+        metadata: None,
         entry,
     };
     let entry = &result.entry;
@@ -168,6 +194,15 @@ fn check_provider(
     }
     match spec::validate(entry, report, &facts.llama_stack, warnings) {
         Ok(spec) => {
+            if let (Some(dir), Some(provider_id)) = (metadata_dir, entry.provider_id.as_deref()) {
+                let runtime = metadata::Runtime {
+                    provider_id,
+                    api: &entry.api,
+                    module: entry.module.as_deref().map(import::import_name),
+                    spec: &spec.fields,
+                };
+                result.metadata = Some(metadata::compare(dir, &runtime, warnings));
+            }
             result.spec = Some(spec);
             (result, None)
         }

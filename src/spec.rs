@@ -311,6 +311,7 @@ fn config_schema(
             provider_id: entry.provider_id.clone(),
             code: "preflight::spec::config_schema_unavailable",
             message: format!("no JSON schema for config_class '{config_class}': {problem}"),
+            mismatch: None,
         });
     }
     Ok(step.schema.clone())

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::diagnostics::{Phase, Warning};
 use crate::interpreter::{Interpreter, LlamaStackFacts, PythonFacts};
+use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::report::{exit, exit_code};
 
@@ -43,6 +44,7 @@ struct ProviderJson<'a> {
     skip_reason: Option<&'static str>,
     duration_ms: Option<u128>,
     spec: Option<Value>,
+    metadata: Option<&'a MetadataReport>,
 }
 
 /// The spec's `ProviderValidationError`.
@@ -133,5 +135,6 @@ fn provider(result: &ProviderResult) -> ProviderJson<'_> {
         skip_reason,
         duration_ms: result.duration.map(|d| d.as_millis()),
         spec,
+        metadata: result.metadata.as_ref(),
     }
 }

@@ -7,6 +7,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
 use crate::diagnostics::{Failure, Phase, indented};
 use crate::interpreter::InterpreterFacts;
+use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 
 const RED: &str = "\x1b[31m";
@@ -32,7 +33,26 @@ pub(crate) fn render(result: &PreflightResult, color: bool) -> String {
             out.push_str(&line);
         }
     }
-    for warning in &result.warnings {
+    for provider in &result.providers {
+        if let Some(block) = provider
+            .metadata
+            .as_ref()
+            .and_then(|report| metadata_block(provider, report))
+        {
+            out.push('\n');
+            out.push_str(&paint(
+                YELLOW,
+                "WARNING: Provider metadata mismatch (non-blocking)",
+            ));
+            out.push_str(&block);
+        }
+    }
+    // Metadata mismatches are shown as blocks above.
+    for warning in result
+        .warnings
+        .iter()
+        .filter(|warning| warning.mismatch.is_none())
+    {
         let who = warning
             .provider_id
             .as_deref()
@@ -105,6 +125,45 @@ fn provider_line(
         ProviderStatus::NotChecked => return None,
     };
     Some(line)
+}
+
+/// The spec's metadata warning block, without its headline; `None` when every
+/// compared field matches.
+fn metadata_block(provider: &ProviderResult, report: &MetadataReport) -> Option<String> {
+    report.mismatches().next()?;
+    let mut out = format!("\n\nProvider: {}\n", provider.entry.display_id());
+    for field in &report.fields {
+        let _ = write!(
+            out,
+            "\nField: {}\n  Metadata ({}): {}\n  Runtime ({}): {}\n",
+            field.field,
+            field.file,
+            field.metadata_value,
+            field.runtime_source.label(),
+            field.runtime_value
+        );
+        if field.matches() {
+            out.push_str("  Match \u{2713}\n");
+        } else {
+            let _ = writeln!(out, "  Using: {} (runtime value)", field.runtime_value);
+        }
+    }
+    let files: Vec<&str> =
+        report
+            .mismatches()
+            .map(|field| field.file.as_str())
+            .fold(Vec::new(), |mut files, file| {
+                if !files.contains(&file) {
+                    files.push(file);
+                }
+                files
+            });
+    let _ = write!(
+        out,
+        "\nNote: Update {} to match runtime implementation for mismatched fields.\n\n",
+        files.join(" and ")
+    );
+    Some(out)
 }
 
 fn failure_block(

@@ -1,0 +1,23 @@
+"""Re-applies the wildcards of golden files after `TRYCMD=overwrite`.
+
+Values that differ between runs or machines (durations, thread ids, sys.path,
+standard-library paths) become trycmd's `[..]` or `...`. Run from the
+repository root: python3 tests/cmd/redact.py
+"""
+
+import pathlib
+import re
+
+RULES = [
+    (re.compile(r'"duration_ms": \d+'), '"duration_ms": [..]'),
+    (re.compile(r"thread 0x[0-9a-f]+ \(most"), "thread [..] (most"),
+    (re.compile(r"Thread 0x[0-9a-f]+ \(most"), "Thread [..] (most"),
+    (re.compile(r'File "/[^"]*/ctypes/__init__.py", line \d+'), 'File "[..]/ctypes/__init__.py", line [..]'),
+    (re.compile(r'("sys_path": \[\n)(.*?)(\n\s*\])', re.S), lambda m: m.group(1) + "..." + m.group(3)),
+]
+
+for path in sorted(pathlib.Path("tests/cmd").glob("*.stdout")):
+    text = path.read_text()
+    for pattern, replacement in RULES:
+        text = pattern.sub(replacement, text)
+    path.write_text(text)
