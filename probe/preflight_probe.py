@@ -237,6 +237,10 @@ def facts():
 
 
 def api_layout():
+    # `llama stack run` imports core.stack before it reads run.yaml, so
+    # dependency drift (say mcp 2.x under llama-stack 0.6) breaks it here.
+    import llama_stack.core.stack  # noqa: F401
+
     # The server's own functions decide which sections may hold providers.
     from llama_stack.core import distribution
 

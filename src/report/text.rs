@@ -33,19 +33,20 @@ pub(crate) fn render(result: &PreflightResult, color: bool) -> String {
             out.push_str(&line);
         }
     }
-    for provider in &result.providers {
-        if let Some(block) = provider
-            .metadata
-            .as_ref()
-            .and_then(|report| metadata_block(provider, report))
-        {
-            out.push('\n');
-            out.push_str(&paint(
-                YELLOW,
-                "WARNING: Provider metadata mismatch (non-blocking)",
-            ));
-            out.push_str(&block);
-        }
+    let blocks: Vec<String> = result
+        .providers
+        .iter()
+        .filter_map(|provider| {
+            let report = provider.metadata.as_ref()?;
+            metadata_block(provider, report)
+        })
+        .collect();
+    for block in &blocks {
+        let headline = paint(YELLOW, "WARNING: Provider metadata mismatch (non-blocking)");
+        let _ = write!(out, "\n{headline}{block}");
+    }
+    if !blocks.is_empty() {
+        out.push('\n');
     }
     // Metadata mismatches are shown as blocks above.
     for warning in result
@@ -67,7 +68,7 @@ pub(crate) fn render(result: &PreflightResult, color: bool) -> String {
     }
     match &result.failure {
         Some(failure) => {
-            if !out.is_empty() {
+            if !out.is_empty() && !out.ends_with("\n\n") {
                 out.push('\n');
             }
             out.push_str(&failure_block(failure, result, &paint));
@@ -160,7 +161,7 @@ fn metadata_block(provider: &ProviderResult, report: &MetadataReport) -> Option<
             });
     let _ = write!(
         out,
-        "\nNote: Update {} to match runtime implementation for mismatched fields.\n\n",
+        "\nNote: Update {} to match runtime implementation for mismatched fields.\n",
         files.join(" and ")
     );
     Some(out)

@@ -5,9 +5,12 @@
 //!   environment, expected exit code and exact stdout and stderr (trycmd).
 //! - `codes`: every diagnostic code is declared once and documented in the README.
 //! - `no_writes`: a full run leaves every file as it was.
+//! - `real_server`: preflight against real llama-stack releases and provider
+//!   packages, each verdict checked against the real server.
 //! - `support`: paths to the repository and the test virtualenv.
 
 mod cli;
 mod codes;
 mod no_writes;
+mod real_server;
 mod support;
