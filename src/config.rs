@@ -178,6 +178,8 @@ pub(crate) struct ProviderEntry {
     pub(crate) provider_type: String,
     pub(crate) module: Option<String>,
     pub(crate) disabled: Option<Disabled>,
+    /// `provider_id` as written, when it depends on environment variables.
+    pub(crate) provider_id_template: Option<String>,
 }
 
 impl ProviderEntry {
@@ -203,6 +205,8 @@ impl ProviderEntry {
 /// What the pipeline needs from run.yaml.
 #[derive(Debug, Clone)]
 pub(crate) struct RunConfig {
+    /// The top-level `apis:` list; empty means every API is served.
+    pub(crate) apis: Vec<String>,
     /// Every section under `providers`, empty ones included, in file order.
     pub(crate) sections: Vec<String>,
     pub(crate) providers: Vec<ProviderEntry>,
@@ -246,16 +250,52 @@ pub(crate) fn load(
 ) -> Result<RunConfig, ConfigError> {
     let document: Value =
         serde_yaml_ng::from_str(text).map_err(|err| syntax_error(path, text, &err))?;
+    let written = document.clone();
     let (document, dropped) =
         env::substitute(document, env).map_err(|missing| ConfigError::MissingVariable {
             name: missing.name,
             path: missing.path,
         })?;
-    let (sections, providers) = extract_providers(&document, &dropped)?;
+    let (sections, mut providers) = extract_providers(&document, &dropped)?;
+    for entry in &mut providers {
+        entry.provider_id_template = written
+            .get("providers")
+            .and_then(|sections| sections.get(entry.api.as_str()))
+            .and_then(|list| list.get(entry.index))
+            .and_then(|item| item.get("provider_id"))
+            .and_then(Value::as_str)
+            .filter(|id| id.contains("${env."))
+            .map(String::from);
+    }
     Ok(RunConfig {
+        apis: extract_apis(&document)?,
         sections,
         providers,
     })
+}
+
+/// The top-level `apis:` list (`list[str]`, default empty).
+fn extract_apis(document: &Value) -> Result<Vec<String>, ConfigError> {
+    match document.get("apis") {
+        None => Ok(Vec::new()),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::String(api) => Ok(api.clone()),
+                other => Err(shape(
+                    format!("apis[{index}]"),
+                    format!("expected an API name, found {}", python_type(other)),
+                    "List API names as strings, e.g. apis: [inference, eval].",
+                )),
+            })
+            .collect(),
+        Some(other) => Err(shape(
+            "apis",
+            format!("expected a list of API names, found {}", python_type(other)),
+            "Write apis as a list, e.g. apis: [inference, eval], or leave it out to serve every API.",
+        )),
+    }
 }
 
 fn syntax_error(path: &Path, text: &str, err: &serde_yaml_ng::Error) -> ConfigError {
@@ -400,6 +440,7 @@ fn extract_providers(
                     provider_type: provider_type.unwrap_or_default(),
                     module: None,
                     disabled: Some(Disabled::Dropped),
+                    provider_id_template: None,
                 }
             } else if let Some(item) = kept.next() {
                 extract_entry(&api, index, item)?
@@ -459,6 +500,7 @@ fn extract_entry(api: &str, index: usize, item: &Value) -> Result<ProviderEntry,
         provider_type,
         module,
         disabled,
+        provider_id_template: None,
     })
 }
 

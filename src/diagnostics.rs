@@ -24,6 +24,8 @@ pub(crate) enum Phase {
     Import,
     SpecRetrieval,
     SpecValidation,
+    /// Checks across providers: dependencies, deprecations, served APIs.
+    CrossProvider,
 }
 
 impl Phase {
@@ -33,7 +35,9 @@ impl Phase {
             Phase::Invocation => "ERROR: Invalid invocation",
             Phase::Config => "ERROR: Configuration validation failed",
             Phase::Interpreter => "ERROR: Python environment validation failed",
-            Phase::Import | Phase::SpecRetrieval => "ERROR: Provider validation failed",
+            Phase::Import | Phase::SpecRetrieval | Phase::CrossProvider => {
+                "ERROR: Provider validation failed"
+            }
             Phase::SpecValidation => "ERROR: Provider spec validation failed",
         }
     }

@@ -8,6 +8,7 @@
 
 mod cli;
 mod config;
+mod cross_provider;
 mod diagnostics;
 mod import;
 mod interpreter;

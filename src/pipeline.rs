@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{self, Disabled, ProviderEntry, env::Environment};
+use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::import::{self, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
@@ -133,6 +134,28 @@ pub(crate) fn run(
         );
         result.failure = checked.1;
         result.providers.push(checked.0);
+    }
+    if result.failure.is_none() {
+        let checked = cross_provider::check(
+            &config.apis,
+            &result.providers,
+            &facts.llama_stack,
+            &mut result.warnings,
+        );
+        if let Err(failure) = checked {
+            // The provider that passed its own checks fails here: show it so.
+            if let Some(context) = &failure.provider {
+                result
+                    .providers
+                    .iter_mut()
+                    .filter(|provider| {
+                        provider.entry.api == context.api
+                            && provider.entry.display_id() == context.provider_id
+                    })
+                    .for_each(|provider| provider.status = ProviderStatus::Failed);
+            }
+            result.failure = Some(failure);
+        }
     }
     result
 }

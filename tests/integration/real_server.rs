@@ -314,4 +314,9 @@ real_cases!(
     wrong_api_section,
     section_removed_in_this_release,
     dependency_drift,
+    dependency_router_not_served,
+    dependency_disabled_by_env,
+    valid_dependencies,
+    apis_not_provided,
+    duplicate_provider_id,
 );

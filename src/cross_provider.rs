@@ -1,0 +1,366 @@
+//! Checks that need every provider's spec at once: how providers fit together.
+//!
+//! A provider can import and return a perfect spec while the server still
+//! refuses to start. These rules follow what llama-stack 0.7 does in
+//! `validate_and_prepare_providers`, `instantiate_provider` and `create_app`,
+//! verified against the real server:
+//!
+//! - `deprecation_error` stops the server; `deprecation_warning` is logged.
+//! - A required `api_dependencies` entry is satisfied by an internal API
+//!   (always there), by a served router API (`inference`, `eval`, … listed in
+//!   `apis:`, or `apis:` empty, even with no provider), by a routing table
+//!   (`benchmarks`, `models`, …) whose router API is served, or, for any other
+//!   API (`files`, `batches`, …), by an enabled provider in that section. A
+//!   router API that has providers but is not served does not count: the
+//!   server fails with "required dependency … is not available".
+//! - Every `apis:` entry must be an API, and one the server can build: a
+//!   router API always is, a routing table only with its router, any other API
+//!   only with an enabled provider.
+//! - Duplicate ids in one section, and sections left out of a non-empty
+//!   `apis:`, are legal but surprising: warnings.
+
+use std::collections::BTreeSet;
+
+use miette::Diagnostic;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::config::ProviderEntry;
+use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::interpreter::LlamaStackFacts;
+use crate::pipeline::{ProviderResult, ProviderStatus};
+
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum CrossProviderError {
+    #[error("Provider type '{provider_type}' is deprecated and refused by llama-stack")]
+    #[diagnostic(
+        code(preflight::cross::deprecation_error),
+        help("Replace the provider as its deprecation message says.")
+    )]
+    DeprecationError {
+        provider_type: String,
+        message: String,
+    },
+
+    #[error("Required dependency '{dependency}' of this provider is not available")]
+    #[diagnostic(code(preflight::cross::missing_dependency), help("{fix}"))]
+    MissingDependency {
+        dependency: String,
+        why: String,
+        fix: String,
+    },
+
+    #[error("apis: lists '{name}', which is not an API of llama-stack {version}")]
+    #[diagnostic(
+        code(preflight::cross::unknown_api_listed),
+        help("Remove '{name}' from apis: in run.yaml. APIs of this release: {valid}.")
+    )]
+    UnknownApiListed {
+        name: String,
+        version: String,
+        valid: String,
+    },
+
+    #[error("apis: lists '{name}', but nothing in run.yaml provides it")]
+    #[diagnostic(code(preflight::cross::api_not_provided), help("{fix}"))]
+    ApiNotProvided { name: String, fix: String },
+}
+
+impl PhaseError for CrossProviderError {
+    fn phase(&self) -> Phase {
+        match self {
+            CrossProviderError::DeprecationError { .. }
+            | CrossProviderError::MissingDependency { .. } => Phase::CrossProvider,
+            CrossProviderError::UnknownApiListed { .. }
+            | CrossProviderError::ApiNotProvided { .. } => Phase::Config,
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            CrossProviderError::DeprecationError { message, .. } => {
+                Some(format!("Deprecation: {message}"))
+            }
+            CrossProviderError::MissingDependency { why, .. } => Some(why.clone()),
+            CrossProviderError::ApiNotProvided { name, .. } => Some(format!(
+                "The server initialises every provider and then fails with KeyError: <Api.{name}: '{name}'>."
+            )),
+            CrossProviderError::UnknownApiListed { .. } => None,
+        }
+    }
+}
+
+/// How one API can be present in a running server.
+struct Layout<'a> {
+    facts: &'a LlamaStackFacts,
+    /// `apis:`; empty serves everything.
+    served: &'a [String],
+    /// Sections with at least one enabled provider that passed.
+    provided: BTreeSet<&'a str>,
+}
+
+impl Layout<'_> {
+    fn is_served(&self, api: &str) -> bool {
+        self.served.is_empty() || self.served.iter().any(|listed| listed == api)
+    }
+
+    fn is_router(&self, api: &str) -> bool {
+        self.facts
+            .routing_tables
+            .values()
+            .any(|router| router == api)
+    }
+
+    fn is_internal(&self, api: &str) -> bool {
+        self.facts.apis.iter().any(|known| known == api)
+            && !self
+                .facts
+                .providable_apis
+                .iter()
+                .any(|providable| providable == api)
+            && !self.facts.routing_tables.contains_key(api)
+    }
+}
+
+/// Runs the cross-provider checks over providers that all passed.
+pub(crate) fn check(
+    apis: &[String],
+    providers: &[ProviderResult],
+    facts: &LlamaStackFacts,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), Failure> {
+    let layout = Layout {
+        facts,
+        served: apis,
+        provided: providers
+            .iter()
+            .filter(|provider| provider.status == ProviderStatus::Passed)
+            .map(|provider| provider.entry.api.as_str())
+            .collect(),
+    };
+    for provider in providers
+        .iter()
+        .filter(|provider| provider.status == ProviderStatus::Passed)
+    {
+        let Some(spec) = &provider.spec else { continue };
+        let context = || ProviderContext {
+            provider_id: provider.entry.display_id(),
+            api: provider.entry.api.clone(),
+            module: provider.module.clone(),
+        };
+        if let Some(message) = text_field(&spec.fields, "deprecation_error") {
+            let error = CrossProviderError::DeprecationError {
+                provider_type: provider.entry.provider_type.clone(),
+                message: message.to_string(),
+            };
+            return Err(Failure::new(Some(context()), error));
+        }
+        if let Some(message) = text_field(&spec.fields, "deprecation_warning") {
+            warnings.push(Warning {
+                provider_id: provider.entry.provider_id.clone(),
+                code: "preflight::cross::deprecated",
+                message: format!(
+                    "provider type '{}' is deprecated: {message}",
+                    provider.entry.provider_type
+                ),
+                mismatch: None,
+            });
+        }
+        for dependency in list_field(&spec.fields, "api_dependencies") {
+            if let Some((why, fix)) = unmet_dependency(&layout, dependency, providers) {
+                let error = CrossProviderError::MissingDependency {
+                    dependency: dependency.to_string(),
+                    why,
+                    fix,
+                };
+                return Err(Failure::new(Some(context()), error));
+            }
+        }
+    }
+    check_listed_apis(&layout)?;
+    warn_about_surprises(&layout, providers, warnings);
+    Ok(())
+}
+
+fn text_field<'a>(fields: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a str> {
+    fields
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|text| !text.trim().is_empty())
+}
+
+fn list_field<'a>(
+    fields: &'a serde_json::Map<String, Value>,
+    name: &str,
+) -> impl Iterator<Item = &'a str> {
+    fields
+        .get(name)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// Why `dependency` is unmet and what to change, or `None` when it is met.
+fn unmet_dependency(
+    layout: &Layout<'_>,
+    dependency: &str,
+    providers: &[ProviderResult],
+) -> Option<(String, String)> {
+    if layout.is_internal(dependency) {
+        return None;
+    }
+    if let Some(router) = layout.facts.routing_tables.get(dependency) {
+        return (!layout.is_served(router)).then(|| {
+            (
+                format!(
+                    "'{dependency}' is a routing table; the server creates it only when its router API '{router}' is served, and apis: does not list '{router}'."
+                ),
+                format!("Add '{router}' to apis: in run.yaml (or remove apis: to serve every API)."),
+            )
+        });
+    }
+    if layout.is_router(dependency) {
+        return (!layout.is_served(dependency)).then(|| {
+            (
+                format!("apis: does not list '{dependency}', so the server builds no '{dependency}' router for this provider to use, even if '{dependency}' providers are configured."),
+                format!("Add '{dependency}' to apis: in run.yaml (or remove apis: to serve every API)."),
+            )
+        });
+    }
+    if layout.provided.contains(dependency) {
+        return None;
+    }
+    let disabled: Vec<&ProviderEntry> = providers
+        .iter()
+        .map(|provider| &provider.entry)
+        .filter(|entry| entry.api == dependency && entry.disabled.is_some())
+        .collect();
+    let switched_off_by = disabled
+        .iter()
+        .filter_map(|entry| {
+            entry
+                .provider_id_template
+                .as_deref()
+                .map(|template| (entry, template))
+        })
+        .next();
+    let why = match switched_off_by {
+        Some((entry, template)) => format!(
+            "The only '{dependency}' provider ({}) is disabled: its provider_id '{template}' resolved to nothing because {} is not set.",
+            entry.path(),
+            variables(template).join(", ")
+        ),
+        None => format!("run.yaml configures no enabled provider under providers.{dependency}."),
+    };
+    let fix = match switched_off_by {
+        Some((_, template)) => format!(
+            "Set {} in the server's environment, or add another provider under providers.{dependency}.",
+            variables(template).join(" and ")
+        ),
+        None => format!("Add a provider under providers.{dependency} in run.yaml."),
+    };
+    Some((why, fix))
+}
+
+/// The variable names a `${env.NAME...}` template reads.
+fn variables(template: &str) -> Vec<String> {
+    template
+        .match_indices("${env.")
+        .map(|(start, marker)| {
+            template[start + marker.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+fn check_listed_apis(layout: &Layout<'_>) -> Result<(), Failure> {
+    for name in layout.served {
+        let name = name.as_str();
+        if !layout.facts.apis.iter().any(|known| known == name) {
+            let error = CrossProviderError::UnknownApiListed {
+                name: name.to_string(),
+                version: layout.facts.version.clone(),
+                valid: layout.facts.apis.join(", "),
+            };
+            return Err(Failure::new(None, error));
+        }
+        let fix = if let Some(router) = layout.facts.routing_tables.get(name) {
+            (!layout.is_served(router)).then(|| {
+                format!("Also list its router API '{router}' in apis:, or remove '{name}'.")
+            })
+        } else if layout.is_router(name)
+            || layout.is_internal(name)
+            || layout.provided.contains(name)
+        {
+            None
+        } else {
+            Some(format!(
+                "Add a provider under providers.{name}, or remove '{name}' from apis:."
+            ))
+        };
+        if let Some(fix) = fix {
+            let error = CrossProviderError::ApiNotProvided {
+                name: name.to_string(),
+                fix,
+            };
+            return Err(Failure::new(None, error));
+        }
+    }
+    Ok(())
+}
+
+fn warn_about_surprises(
+    layout: &Layout<'_>,
+    providers: &[ProviderResult],
+    warnings: &mut Vec<Warning>,
+) {
+    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for entry in providers.iter().map(|provider| &provider.entry) {
+        let Some(id) = entry.provider_id.as_deref() else {
+            continue;
+        };
+        if !seen.insert((entry.api.as_str(), id)) {
+            warnings.push(Warning {
+                provider_id: Some(id.to_string()),
+                code: "preflight::cross::duplicate_provider_id",
+                message: format!(
+                    "provider_id '{id}' appears more than once under providers.{}; the server keeps only the last one ({}) and never starts the others",
+                    entry.api,
+                    entry.path()
+                ),
+                mismatch: None,
+            });
+        }
+    }
+    let unserved: BTreeSet<&str> = layout
+        .provided
+        .iter()
+        .copied()
+        .filter(|api| !layout.is_served(api))
+        .collect();
+    for api in unserved {
+        warnings.push(Warning {
+            provider_id: None,
+            code: "preflight::cross::section_not_served",
+            message: format!(
+                "providers.{api} is configured but apis: does not list '{api}': the server still starts these providers, but does not serve the API"
+            ),
+            mismatch: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_read_from_a_template() {
+        assert_eq!(variables("${env.ENABLE_X:+x}"), ["ENABLE_X"]);
+        assert_eq!(variables("${env.A:=${env.B}}"), ["A", "B"]);
+        assert!(variables("plain").is_empty());
+    }
+}

@@ -1,0 +1,5 @@
+"""Fixture provider package: its spec carries a deprecation_warning."""
+
+
+async def get_adapter_impl(config, deps):
+    raise NotImplementedError("preflight never instantiates providers")
