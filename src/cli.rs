@@ -53,7 +53,7 @@ pub(crate) struct PreflightArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
 
-    /// Time limit for each provider's check, and for querying the interpreter, in seconds.
+    /// Time limit for each provider's check, in seconds (the interpreter query gets at least 15).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) timeout: u64,

@@ -16,6 +16,10 @@
 //! - Every `apis:` entry must be an API, and one the server can build: a
 //!   router API always is, a routing table only with its router, any other API
 //!   only with an enabled provider.
+//! - An in-tree provider's `pip_packages` must be installed: the server imports
+//!   them when it instantiates the provider (an error). For an external
+//!   provider they are what it declares it needs, usually already covered by
+//!   its own dependencies (a warning).
 //! - Duplicate ids in one section, and sections left out of a non-empty
 //!   `apis:`, are legal but surprising: warnings.
 
@@ -27,7 +31,8 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
-use crate::interpreter::LlamaStackFacts;
+use crate::installed::{InstalledDistributions, UnmetRequirement};
+use crate::interpreter::{InterpreterFacts, LlamaStackFacts};
 use crate::pipeline::{ProviderResult, ProviderStatus};
 
 #[derive(Debug, Error, Diagnostic)]
@@ -50,6 +55,19 @@ pub(crate) enum CrossProviderError {
         fix: String,
     },
 
+    #[error("Packages this provider needs are not installed: {names}")]
+    #[diagnostic(
+        code(preflight::cross::packages_missing),
+        help(
+            "The server will fail when it instantiates this provider. Install them into the server's environment: pip install {install}"
+        )
+    )]
+    PackagesMissing {
+        names: String,
+        install: String,
+        unmet: Vec<UnmetRequirement>,
+    },
+
     #[error("apis: lists '{name}', which is not an API of llama-stack {version}")]
     #[diagnostic(
         code(preflight::cross::unknown_api_listed),
@@ -70,7 +88,8 @@ impl PhaseError for CrossProviderError {
     fn phase(&self) -> Phase {
         match self {
             CrossProviderError::DeprecationError { .. }
-            | CrossProviderError::MissingDependency { .. } => Phase::CrossProvider,
+            | CrossProviderError::MissingDependency { .. }
+            | CrossProviderError::PackagesMissing { .. } => Phase::CrossProvider,
             CrossProviderError::UnknownApiListed { .. }
             | CrossProviderError::ApiNotProvided { .. } => Phase::Config,
         }
@@ -78,6 +97,14 @@ impl PhaseError for CrossProviderError {
 
     fn details(&self) -> Option<String> {
         match self {
+            CrossProviderError::PackagesMissing { unmet, .. } => Some(format!(
+                "Required by the spec's pip_packages:\n{}",
+                unmet
+                    .iter()
+                    .map(|u| format!("  {}", u.describe()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
             CrossProviderError::DeprecationError { message, .. } => {
                 Some(format!("Deprecation: {message}"))
             }
@@ -126,11 +153,13 @@ impl Layout<'_> {
 pub(crate) fn check(
     apis: &[String],
     providers: &[ProviderResult],
-    facts: &LlamaStackFacts,
+    interpreter: &InterpreterFacts,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), Failure> {
+    let python = &interpreter.python;
+    let installed = InstalledDistributions::scan(&python.sys_path);
     let layout = Layout {
-        facts,
+        facts: &interpreter.llama_stack,
         served: apis,
         provided: providers
             .iter()
@@ -176,6 +205,40 @@ pub(crate) fn check(
                 return Err(Failure::new(Some(context()), error));
             }
         }
+        let pip_packages: Vec<String> = list_field(&spec.fields, "pip_packages")
+            .map(String::from)
+            .collect();
+        let unmet = installed.unmet(&pip_packages, &python.version, &python.machine);
+        if unmet.is_empty() {
+            continue;
+        }
+        let names = unmet
+            .iter()
+            .map(|u| u.requirement.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if provider.entry.module.is_some() {
+            warnings.push(Warning {
+                provider_id: provider.entry.provider_id.clone(),
+                code: "preflight::cross::external_packages_missing",
+                message: format!(
+                    "the provider's spec lists pip_packages that are not installed: {names}"
+                ),
+                mismatch: None,
+            });
+            continue;
+        }
+        let install = unmet
+            .iter()
+            .map(|u| format!("'{}'", u.requirement))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let error = CrossProviderError::PackagesMissing {
+            names,
+            install,
+            unmet,
+        };
+        return Err(Failure::new(Some(context()), error));
     }
     check_listed_apis(&layout)?;
     warn_about_surprises(&layout, providers, warnings);

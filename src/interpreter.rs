@@ -19,6 +19,9 @@ use crate::diagnostics::{Blame, Phase, PhaseError, indented};
 use crate::probe::{self, ChannelError, PyException};
 use crate::subprocess::signal_name;
 
+/// The least time the interpreter query gets, whatever `--timeout` says.
+pub(crate) const MIN_QUERY_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Environment variable naming the active virtualenv.
 pub(crate) const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
 /// The llama-stack releases whose provider-loading rules preflight implements:
@@ -320,6 +323,10 @@ pub(crate) fn query(
     interpreter: Interpreter,
     timeout: Duration,
 ) -> Result<InterpreterFacts, InterpreterError> {
+    // The query imports llama-stack's core as the server does (a second or two,
+    // more on a loaded node); a short per-provider --timeout must not turn
+    // that into a false "interpreter did not answer".
+    let timeout = timeout.max(MIN_QUERY_TIMEOUT);
     let path = interpreter.path.display().to_string();
     let document = match probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout) {
         Ok((document, _)) => document,

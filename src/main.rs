@@ -11,6 +11,7 @@ mod config;
 mod cross_provider;
 mod diagnostics;
 mod import;
+mod installed;
 mod interpreter;
 mod metadata;
 mod pipeline;

@@ -139,7 +139,7 @@ pub(crate) fn run(
         let checked = cross_provider::check(
             &config.apis,
             &result.providers,
-            &facts.llama_stack,
+            &facts,
             &mut result.warnings,
         );
         if let Err(failure) = checked {

@@ -45,6 +45,9 @@ struct Case {
     pythonpath: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// The run.yaml to use, relative to the repository, when it is not the
+    /// case directory's own (the bundled example).
+    run_yaml: Option<String>,
     /// A metadata directory inside the case directory, passed as --metadata-dir.
     metadata_dir: Option<String>,
     preflight_exit: i32,
@@ -113,14 +116,18 @@ fn health_is_ok(port: u16) -> bool {
 
 /// Starts the real server and reports whether it served, with its log tail.
 fn server_serves(
-    case_dir: &Path,
+    run_yaml: &Path,
     venv: &Path,
     pythonpath: &str,
     vars: &BTreeMap<String, String>,
 ) -> (bool, String) {
     let scratch = env::temp_dir().join(format!(
         "preflight-server-{}-{}",
-        case_dir.file_name().unwrap().to_string_lossy(),
+        run_yaml
+            .parent()
+            .and_then(Path::file_name)
+            .unwrap_or_default()
+            .to_string_lossy(),
         std::process::id()
     ));
     #[allow(clippy::disallowed_methods)] // the server's own temporary state
@@ -131,7 +138,7 @@ fn server_serves(
     let port = free_port();
     let mut child = Command::new(venv.join("bin/llama"))
         .args(["stack", "run"])
-        .arg(case_dir.join("run.yaml"))
+        .arg(run_yaml)
         .args(["--port", &port.to_string()])
         .current_dir(&scratch)
         .envs(vars)
@@ -217,10 +224,14 @@ fn run_case(name: &str) {
         repo().join("testdata/real/did.json").display().to_string(),
     );
 
+    let run_yaml = case
+        .run_yaml
+        .as_ref()
+        .map_or_else(|| case_dir.join("run.yaml"), |path| repo().join(path));
     let mut preflight = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
     preflight
         .args(["preflight", "--run-yaml"])
-        .arg(case_dir.join("run.yaml"))
+        .arg(&run_yaml)
         .current_dir(repo())
         .envs(&vars)
         .env("VIRTUAL_ENV", &venv)
@@ -249,7 +260,7 @@ fn run_case(name: &str) {
         case.description
     );
 
-    let (served, log_tail) = server_serves(&case_dir, &venv, &pythonpath, &vars);
+    let (served, log_tail) = server_serves(&run_yaml, &venv, &pythonpath, &vars);
     match &case.server_blind_spot {
         Some(reason) => {
             assert!(
@@ -319,4 +330,6 @@ real_cases!(
     valid_dependencies,
     apis_not_provided,
     duplicate_provider_id,
+    in_tree_package_missing,
+    bundled_example,
 );
