@@ -40,6 +40,83 @@ SPEC_FIELDS = (
 )
 TEXT_LIMIT = 4000
 
+# Audit events that change files, reach the network or start programs.
+WRITE_EVENTS = {
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "os.mkdir",
+    "os.symlink",
+    "os.link",
+    "os.truncate",
+    "os.chmod",
+    "os.chown",
+    "os.utime",
+    "shutil.rmtree",
+    "shutil.move",
+    "shutil.copyfile",
+}
+NETWORK_EVENTS = {
+    "socket.connect",
+    "socket.sendto",
+    "socket.sendmsg",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyaddr",
+    "socket.getnameinfo",
+}
+PROGRAM_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+class Sandbox:
+    """Denies writes and network access from here on, and records every attempt.
+
+    An audit hook cannot be removed, and it sees what provider code does
+    through Python (C code calling libc directly is out of its reach). A denied
+    operation raises PermissionError inside the provider; the attempt is
+    reported whether or not the provider catches that.
+    """
+
+    def __init__(self, allow_writes):
+        self.allow_writes = allow_writes
+        self.denied = []
+        self.programs = []
+        # tempfile.gettempdir() finds its directory by writing a probe file into
+        # each candidate; libraries call it at import (ragas does). Naming the
+        # directory up front gives the same answer without writing anything.
+        import tempfile
+
+        tempfile.tempdir = next((os.environ[v] for v in ("TMPDIR", "TEMP", "TMP") if os.environ.get(v)), "/tmp")
+        sys.addaudithook(self.hook)
+
+    def hook(self, event, args):
+        if event == "open":
+            path, flags = args[0], args[2]
+            if isinstance(path, int) or not isinstance(flags, int) or not flags & WRITE_FLAGS:
+                return
+            if str(path).startswith("/dev/") or self.allow_writes:
+                return
+            self.deny("write", path)
+        elif event in WRITE_EVENTS and not self.allow_writes:
+            self.deny(event, args[0] if args else "")
+        elif event == "sqlite3.connect" and not self.allow_writes and args and args[0] != ":memory:":
+            # Connecting creates the database file when it does not exist.
+            self.deny(event, args[0])
+        elif event in NETWORK_EVENTS:
+            target = args[1] if event in ("socket.connect", "socket.sendto") and len(args) > 1 else args[0]
+            self.deny(event, target)
+        elif event in PROGRAM_EVENTS and len(self.programs) < 20:
+            self.programs.append({"operation": event, "target": safe_text(args[0] if args else "")})
+
+    def deny(self, operation, target):
+        if len(self.denied) < 20:
+            self.denied.append({"operation": operation, "target": safe_text(target)})
+        raise PermissionError(f"llama-stack preflight denied {operation} {target!r}: it never writes or connects")
+
+    def report(self):
+        return {"denied": self.denied, "programs": self.programs}
+
 
 def main():
     # Provider code may print, or write to fd 1 from C. Keep the real stdout
@@ -50,17 +127,19 @@ def main():
     # A crash or a hang in provider code then leaves its Python stack on stderr.
     faulthandler.enable()
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    request = json.loads(sys.argv[2]) if mode == "provider" and len(sys.argv) > 2 else {}
+    sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
     try:
         if mode == "facts":
             document = facts()
-        elif mode == "provider" and len(sys.argv) > 2:
-            request = json.loads(sys.argv[2])
+        elif request:
             faulthandler.dump_traceback_later(request["dump_stack_after"], exit=False)
             document = check_provider(request)
         else:
             document = {"result": "error", "kind": "bad_request", "message": repr(sys.argv[1:])}
     except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
         document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
+    document["sandbox"] = sandbox.report()
     emit(result_fd, document)
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,7 +24,7 @@ HAS_LLAMA_STACK = importlib.util.find_spec("llama_stack_api") is not None
 needs_llama_stack = unittest.skipUnless(HAS_LLAMA_STACK, "llama-stack is not installed in this interpreter")
 
 
-def run_probe(*args):
+def run_probe(*args, env=None):
     """Runs the probe as the driver does and returns (document, stdout)."""
     with open(os.path.join(HERE, "preflight_probe.py")) as handle:
         source = handle.read()
@@ -33,12 +34,13 @@ def run_probe(*args):
         text=True,
         timeout=60,
         check=True,
+        env={**os.environ, **(env or {})},
     )
     lines = [line for line in completed.stdout.splitlines() if line.strip()]
     return json.loads(lines[-1]), completed.stdout
 
 
-def request(module, provider_type, api="eval"):
+def request(module, provider_type, api="eval", allow_writes=False):
     return json.dumps(
         {
             "provider_id": "p",
@@ -47,6 +49,7 @@ def request(module, provider_type, api="eval"):
             "module": module,
             "registry_only": False,
             "dump_stack_after": 30,
+            "allow_writes": allow_writes,
         }
     )
 
@@ -149,6 +152,37 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(document["kind"], "import_failed")
         self.assertEqual(document["target"], "pf_no_provider_module.provider")
         self.assertEqual(document["exception"]["missing_module"], "pf_no_provider_module.provider")
+
+
+class SandboxTests(unittest.TestCase):
+    def test_a_write_at_import_is_denied_and_recorded(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            target = os.path.join(scratch, "written.txt")
+            document, _ = run_probe(
+                "provider", request("pf_writes_file", "remote::pf_writes_file"), env={"PF_WRITE_TARGET": target}
+            )
+            self.assertFalse(os.path.exists(target))
+        self.assertEqual(document["sandbox"]["denied"], [{"operation": "write", "target": target}])
+
+    def test_allow_writes_lets_the_write_through(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            target = os.path.join(scratch, "written.txt")
+            document, _ = run_probe(
+                "provider",
+                request("pf_writes_file", "remote::pf_writes_file", allow_writes=True),
+                env={"PF_WRITE_TARGET": target},
+            )
+            self.assertTrue(os.path.exists(target))
+        self.assertEqual(document["sandbox"]["denied"], [])
+
+    def test_a_connection_is_denied_before_it_leaves(self):
+        document, _ = run_probe("provider", request("pf_opens_socket", "remote::pf_opens_socket"))
+        self.assertEqual([attempt["operation"] for attempt in document["sandbox"]["denied"]], ["socket.getaddrinfo"])
+
+    def test_programs_are_recorded_not_denied(self):
+        document, _ = run_probe("provider", request("pf_spawns", "remote::pf_spawns"))
+        self.assertEqual(document["sandbox"]["programs"][0]["operation"], "subprocess.Popen")
+        self.assertEqual(document["sandbox"]["denied"], [])
 
 
 if __name__ == "__main__":

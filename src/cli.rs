@@ -49,6 +49,11 @@ pub(crate) struct PreflightArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) metadata_dir: Option<PathBuf>,
 
+    /// Let provider code write files while it is imported (some libraries create caches at
+    /// import). Network access stays denied.
+    #[arg(long)]
+    pub(crate) allow_writes: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

@@ -39,6 +39,15 @@ struct ProviderRequest<'a> {
     /// Seconds after which the probe prints where it is stuck, shortly before
     /// the driver's deadline, so a timeout names the hanging line.
     dump_stack_after: f64,
+    /// Let provider code write files (network access stays denied).
+    allow_writes: bool,
+}
+
+/// How each provider is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) allow_writes: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,9 +57,34 @@ enum ProviderDocument {
     Error(ProbeFailure),
 }
 
+/// What the probe's audit hook saw provider code attempt.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct SandboxReport {
+    /// Writes and network access, denied.
+    #[serde(default)]
+    pub(crate) denied: Vec<Attempt>,
+    /// Programs started (allowed: libraries probe the system this way).
+    #[serde(default)]
+    pub(crate) programs: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Attempt {
+    pub(crate) operation: String,
+    pub(crate) target: String,
+}
+
+impl Attempt {
+    fn describe(&self) -> String {
+        format!("{} {}", self.operation, self.target)
+    }
+}
+
 /// What the probe saw for a provider whose spec it obtained.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ProbeReport {
+    #[serde(default)]
+    pub(crate) sandbox: SandboxReport,
     pub(crate) returned: Returned,
     pub(crate) spec: Option<SpecDescription>,
     pub(crate) implementation: Option<Step>,
@@ -87,6 +121,8 @@ pub(crate) struct Step {
 
 #[derive(Debug, Deserialize)]
 struct ProbeFailure {
+    #[serde(default)]
+    sandbox: SandboxReport,
     kind: String,
     target: Option<String>,
     exception: Option<Box<PyException>>,
@@ -193,6 +229,15 @@ pub(crate) enum ImportError {
         exception: Box<PyException>,
     },
 
+    #[error("Provider code tried to write files or reach the network while being imported")]
+    #[diagnostic(
+        code(preflight::sandbox::denied),
+        help(
+            "Importing a provider must not write or connect (the server would do it on every start, before it serves); move that work into the provider's initialize(). If the writes are harmless caches, run preflight with --allow-writes."
+        )
+    )]
+    SandboxDenied { attempts: Vec<String> },
+
     #[error("Module {module} has no {entry_point}()")]
     #[diagnostic(
         code(preflight::import::entry_point_missing),
@@ -292,6 +337,10 @@ impl PhaseError for ImportError {
             ImportError::NoProviderModule { package, .. } => Some(format!(
                 "The package '{package}' is installed, but '{package}.provider' does not exist."
             )),
+            ImportError::SandboxDenied { attempts } => Some(format!(
+                "Denied (nothing was written or sent):\n{}",
+                indented(&attempts.join("\n"))
+            )),
             ImportError::UnknownProviderType { offered, .. } => {
                 Some(format!("Available: {}", offered.join(", ")))
             }
@@ -332,8 +381,9 @@ pub(crate) fn probe_provider(
     python: &Path,
     entry: &ProviderEntry,
     llama_stack_version: &str,
-    timeout: Duration,
+    settings: CheckSettings,
 ) -> Result<(ProbeReport, Duration), ImportError> {
+    let timeout = settings.timeout;
     let request = ProviderRequest {
         provider_id: entry.provider_id.as_deref(),
         api: &entry.api,
@@ -341,11 +391,21 @@ pub(crate) fn probe_provider(
         module: entry.module.as_deref(),
         registry_only: entry.disabled.is_some(),
         dump_stack_after: (timeout.as_secs_f64() - 0.5).max(timeout.as_secs_f64() * 0.8),
+        allow_writes: settings.allow_writes,
     };
     let request = serde_json::to_string(&request).expect("a request of strings serialises");
     let (document, elapsed) =
         probe::run::<ProviderDocument>(python, &["provider", &request], timeout)
             .map_err(|err| channel_error(err, timeout))?;
+    let sandbox = match &document {
+        ProviderDocument::Ok(report) => &report.sandbox,
+        ProviderDocument::Error(failure) => &failure.sandbox,
+    };
+    // A denial explains whatever failed after it, so it is the root cause.
+    if !sandbox.denied.is_empty() {
+        let attempts = sandbox.denied.iter().map(Attempt::describe).collect();
+        return Err(ImportError::SandboxDenied { attempts });
+    }
     match document {
         ProviderDocument::Ok(report) => Ok((*report, elapsed)),
         ProviderDocument::Error(failure) => {

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         run_yaml: args.run_yaml,
         python: args.python,
         timeout: Duration::from_secs(args.timeout),
+        allow_writes: args.allow_writes,
         metadata_dir: args.metadata_dir.or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
             default.is_dir().then_some(default)

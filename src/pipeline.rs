@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::config::{self, Disabled, ProviderEntry, env::Environment};
 use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
-use crate::import::{self, ProbeReport};
+use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
 use crate::spec::{self, Rejection, ValidatedSpec};
@@ -24,6 +24,8 @@ pub(crate) struct Options {
     pub(crate) run_yaml: PathBuf,
     pub(crate) python: Option<PathBuf>,
     pub(crate) timeout: Duration,
+    /// Let provider code write files while it is imported.
+    pub(crate) allow_writes: bool,
     /// Where `<provider_id>/lls-provider-spec.yaml` files are; `None` skips the
     /// metadata phase.
     pub(crate) metadata_dir: Option<PathBuf>,
@@ -128,7 +130,10 @@ pub(crate) fn run(
         let checked = check_provider(
             entry,
             &facts,
-            options.timeout,
+            CheckSettings {
+                timeout: options.timeout,
+                allow_writes: options.allow_writes,
+            },
             metadata_dir,
             &mut result.warnings,
         );
@@ -171,7 +176,7 @@ fn default_module(entry: &ProviderEntry) -> String {
 fn check_provider(
     entry: ProviderEntry,
     facts: &InterpreterFacts,
-    timeout: Duration,
+    settings: CheckSettings,
     metadata_dir: Option<&Path>,
     warnings: &mut Vec<Warning>,
 ) -> (ProviderResult, Option<Failure>) {
@@ -192,7 +197,7 @@ fn check_provider(
         &facts.interpreter.path,
         entry,
         &facts.llama_stack.version,
-        timeout,
+        settings,
     );
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
@@ -201,6 +206,15 @@ fn check_provider(
         }
         Err(err) => return fail(result, err),
     };
+    warnings.extend(report.sandbox.programs.iter().map(|program| Warning {
+        provider_id: entry.provider_id.clone(),
+        code: "preflight::sandbox::program_started",
+        message: format!(
+            "importing the provider started a program ({} {}); preflight does not sandbox programs",
+            program.operation, program.target
+        ),
+        mismatch: None,
+    }));
     if let Some(disabled) = entry.disabled {
         // The server imported it and called get_provider_spec(); nothing more.
         result.status = ProviderStatus::Skipped(disabled);

@@ -4,6 +4,7 @@
 //! - `cli`: golden cases in `tests/cmd/*.toml`, each a command line with its
 //!   environment, expected exit code and exact stdout and stderr (trycmd).
 //! - `codes`: every diagnostic code is declared once and documented in the README.
+//! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `no_writes`: a full run leaves every file as it was.
 //! - `real_server`: preflight against real llama-stack releases and provider
 //!   packages, each verdict checked against the real server.
@@ -11,6 +12,7 @@
 
 mod cli;
 mod codes;
+mod no_network;
 mod no_writes;
 mod real_server;
 mod support;
