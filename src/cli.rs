@@ -2,6 +2,7 @@
 //!
 //! The doc comments below are the `--help` text.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,6 +15,7 @@ Examples:
   llama-stack preflight --run-yaml=/opt/llama-stack/config/run.yaml
   llama-stack preflight --run-yaml run.yaml --python .venv/bin/python
   llama-stack preflight --run-yaml run.yaml --format json | jq .errors
+  llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml
 
 Exit codes: 0 all providers valid, 1 validation failed, 2 invalid invocation.";
 
@@ -62,6 +64,20 @@ pub(crate) struct PreflightArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) timeout: u64,
+
+    /// After a successful check, replace preflight with COMMAND (given after `--`): same PID,
+    /// signals go straight to the server, the exit code is the server's. Never run on failure.
+    #[arg(long, requires = "command")]
+    pub(crate) exec: bool,
+
+    /// The command --exec runs, e.g. `-- llama stack run /opt/llama-stack/config/run.yaml`.
+    #[arg(last = true, value_name = "COMMAND", requires = "exec")]
+    pub(crate) command: Vec<OsString>,
+
+    /// On failure, also write a short summary to PATH, where Kubernetes reads a container's
+    /// termination message (/dev/termination-log). The only file preflight ever writes.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) termination_log: Option<PathBuf>,
 
     /// Log what preflight does to stderr (repeat for more detail).
     #[arg(short, long, action = clap::ArgAction::Count)]

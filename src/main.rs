@@ -75,7 +75,17 @@ fn main() -> ExitCode {
     let result = pipeline::run(&options, &selection, &ProcessEnvironment);
     let color =
         std::io::stdout().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty());
-    report::emit(&result, args.format, color)
+    let code = report::emit(&result, args.format, color);
+    if code != report::exit::SUCCESS {
+        if let Some(path) = &args.termination_log {
+            report::write_termination_log(path, &result);
+        }
+        return ExitCode::from(code);
+    }
+    if args.exec {
+        return report::exec(&args.command);
+    }
+    ExitCode::from(code)
 }
 
 fn init_tracing(verbose: u8) {

@@ -8,8 +8,11 @@
 pub(crate) mod json;
 pub(crate) mod text;
 
+use std::ffi::OsString;
 use std::io::{self, Write};
-use std::process::ExitCode;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
 
 use crate::diagnostics::Blame;
 use crate::pipeline::PreflightResult;
@@ -41,7 +44,7 @@ pub(crate) fn exit_code(result: &PreflightResult) -> u8 {
 }
 
 /// Writes the report to stdout and returns the exit code.
-pub(crate) fn emit(result: &PreflightResult, format: Format, color: bool) -> ExitCode {
+pub(crate) fn emit(result: &PreflightResult, format: Format, color: bool) -> u8 {
     let rendered = match format {
         Format::Text => text::render(result, color),
         Format::Json => json::render(result),
@@ -50,5 +53,61 @@ pub(crate) fn emit(result: &PreflightResult, format: Format, color: bool) -> Exi
     // A closed stdout (preflight | head) must not turn a verdict into a panic.
     let _ = stdout.write_all(rendered.as_bytes());
     let _ = stdout.flush();
-    ExitCode::from(exit_code(result))
+    exit_code(result)
+}
+
+/// Kubernetes shows at most 4096 bytes of a termination message.
+const TERMINATION_LOG_LIMIT: usize = 4000;
+
+/// Writes a short failure summary where Kubernetes reads the termination
+/// message; the one write preflight makes, and only when asked.
+pub(crate) fn write_termination_log(path: &Path, result: &PreflightResult) {
+    let Some(failure) = &result.failure else {
+        return;
+    };
+    let mut summary = format!(
+        "llama-stack preflight: {}
+",
+        failure.error
+    );
+    if let Some(provider) = &failure.provider {
+        summary.push_str(&format!(
+            "Provider: {} ({})
+",
+            provider.provider_id, provider.module
+        ));
+    }
+    summary.push_str(&format!(
+        "Resolution: {}
+Code: {}
+",
+        failure.resolution(),
+        failure.code()
+    ));
+    let mut end = summary.len().min(TERMINATION_LOG_LIMIT);
+    while !summary.is_char_boundary(end) {
+        end -= 1;
+    }
+    #[allow(clippy::disallowed_methods)] // asked for with --termination-log
+    if let Err(err) = std::fs::write(path, &summary[..end]) {
+        let _ = writeln!(
+            io::stderr(),
+            "llama-stack preflight: cannot write --termination-log {}: {err}",
+            path.display()
+        );
+    }
+}
+
+/// Replaces this process with `command` (`--exec`); returns only if that fails.
+pub(crate) fn exec(command: &[OsString]) -> ExitCode {
+    let Some((program, args)) = command.split_first() else {
+        return ExitCode::from(exit::INVALID_INVOCATION);
+    };
+    let err = Command::new(program).args(args).exec();
+    let _ = writeln!(
+        io::stderr(),
+        "llama-stack preflight: the checks passed, but --exec could not start {}: {err}",
+        program.to_string_lossy()
+    );
+    ExitCode::from(exit::INVALID_INVOCATION)
 }

@@ -4,6 +4,7 @@
 //! - `cli`: golden cases in `tests/cmd/*.toml`, each a command line with its
 //!   environment, expected exit code and exact stdout and stderr (trycmd).
 //! - `codes`: every diagnostic code is declared once and documented in the README.
+//! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `no_writes`: a full run leaves every file as it was.
 //! - `real_server`: preflight against real llama-stack releases and provider
@@ -12,6 +13,7 @@
 
 mod cli;
 mod codes;
+mod exec;
 mod no_network;
 mod no_writes;
 mod real_server;
