@@ -298,20 +298,24 @@ fn extract_apis(document: &Value) -> Result<Vec<String>, ConfigError> {
     }
 }
 
+/// A YAML error's message without its " at line L column C" tail, which
+/// reports show in their own way.
+pub(crate) fn yaml_error_message(err: &serde_yaml_ng::Error) -> String {
+    let message = err.to_string();
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string()
+}
+
 fn syntax_error(path: &Path, text: &str, err: &serde_yaml_ng::Error) -> ConfigError {
     let span = err.location().map(|location| {
         let at = location.index().min(text.len());
         SourceSpan::from((at, 0))
     });
-    let message = err.to_string();
-    // The location is shown in the snippet; keep the reason line short.
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
     ConfigError::Syntax {
-        message,
+        message: yaml_error_message(err),
         source_code: NamedSource::new(path.display().to_string(), text.to_string()),
         span,
     }

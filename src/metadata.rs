@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
 use serde_yaml_ng::Value as YamlValue;
 
+use crate::config::yaml_error_message;
 use crate::diagnostics::Warning;
 
 /// Where the deploy flow puts metadata; used when `--metadata-dir` is absent
@@ -322,12 +323,7 @@ fn load(
 
 /// `line L column C: message`, the way an operator reads a YAML error.
 fn position_first(err: &serde_yaml_ng::Error) -> String {
-    let message = err.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
+    let message = yaml_error_message(err);
     match err.location() {
         Some(location) => format!(
             "line {} column {}: {message}",
@@ -342,20 +338,10 @@ fn lookup(document: &YamlValue, dotted: &str) -> Option<String> {
     let value = dotted
         .split('.')
         .try_fold(document, |node, key| node.get(key))?;
-    scalar_text(value)
-}
-
-fn scalar_text(value: &YamlValue) -> Option<String> {
-    match value {
-        YamlValue::String(text) => Some(text.clone()),
-        YamlValue::Bool(flag) => Some(flag.to_string()),
-        YamlValue::Number(number) => Some(number.to_string()),
-        YamlValue::Sequence(items) => {
-            let items: Option<Vec<String>> = items.iter().map(scalar_text).collect();
-            items.map(|items| format!("[{}]", items.join(", ")))
-        }
-        _ => None,
-    }
+    serde_json::to_value(value)
+        .ok()
+        .as_ref()
+        .and_then(json_text)
 }
 
 fn json_text(value: &JsonValue) -> Option<String> {
@@ -398,7 +384,10 @@ fn extra_spec_fields(document: &YamlValue, runtime: &Runtime<'_>) -> Vec<FieldCo
         }
         let field = snake_case(key);
         let (Some(metadata_value), Some(runtime_value)) = (
-            scalar_text(value),
+            serde_json::to_value(value)
+                .ok()
+                .as_ref()
+                .and_then(json_text),
             runtime.spec.get(&field).and_then(json_text),
         ) else {
             continue;
