@@ -69,6 +69,18 @@ PROGRAM_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
+STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def started_by_stdlib():
+    """Whether the code starting a program is the standard library's own
+    system probing (platform.uname() runs `uname -p`, ctypes.util runs ldconfig)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.endswith(("subprocess.py", "os.py")):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith(STDLIB)
+
+
 class Sandbox:
     """Denies writes and network access from here on, and records every attempt.
 
@@ -106,7 +118,7 @@ class Sandbox:
         elif event in NETWORK_EVENTS:
             target = args[1] if event in ("socket.connect", "socket.sendto") and len(args) > 1 else args[0]
             self.deny(event, target)
-        elif event in PROGRAM_EVENTS and len(self.programs) < 20:
+        elif event in PROGRAM_EVENTS and len(self.programs) < 20 and not started_by_stdlib():
             self.programs.append({"operation": event, "target": safe_text(args[0] if args else "")})
 
     def deny(self, operation, target):
