@@ -384,7 +384,7 @@ def check_external(request):
         # A disabled entry: the server files its spec but never instantiates it.
         document["spec"] = describe_spec(spec)
         return document
-    return follow_spec(document, spec)
+    return follow_spec(document, spec, request.get("config"))
 
 
 def check_in_tree(request):
@@ -398,11 +398,12 @@ def check_in_tree(request):
     if spec is None:
         return failure("unknown_provider_type", target=registry_module, offered=sorted(specs))
     document = {"result": "ok", "source": "in_tree", "target": registry_module, "returned": {"kind": "value"}}
-    return follow_spec(document, spec)
+    return follow_spec(document, spec, request.get("config"))
 
 
-def follow_spec(document, spec):
-    """Do what the server does with a spec before it runs provider code."""
+def follow_spec(document, spec, config=None):
+    """Do what the server does with a spec before it runs provider code, and,
+    when asked (--check-config), build its config the way the server does."""
     described = describe_spec(spec)
     document["spec"] = described
     fields = described["fields"]
@@ -413,7 +414,28 @@ def follow_spec(document, spec):
     config_class = fields.get("config_class")
     if isinstance(config_class, str) and config_class:
         document["config"] = import_step(lambda: config_schema(config_class))
+        if config is not None:
+            document["config_check"] = import_step(lambda: build_config(config_class, config))
     return document
+
+
+def build_config(qualified_name, config):
+    # `ConfigClass(**config)` as in instantiate_provider: keyword construction,
+    # so a dataclass rejects unknown keys while pydantic ignores them.
+    module_name, class_name = qualified_name.rsplit(".", 1)
+    config_class = getattr(importlib.import_module(module_name), class_name)
+    try:
+        config_class(**config)
+    except Exception as exc:  # noqa: BLE001 - any refusal is the finding
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            try:
+                found = [{"loc": [safe_text(part) for part in e["loc"]], "msg": safe_text(e["msg"])} for e in errors()]
+                return {"valid": False, "errors": found}
+            except Exception:  # noqa: BLE001 - not pydantic's errors() after all
+                pass
+        return {"valid": False, "errors": [{"loc": [], "msg": safe_text(f"{type(exc).__name__}: {exc}")}]}
+    return {"valid": True, "errors": []}
 
 
 def import_step(step):

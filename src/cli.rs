@@ -56,6 +56,12 @@ pub(crate) struct PreflightArgs {
     #[arg(long)]
     pub(crate) allow_writes: bool,
 
+    /// Also build each provider's config class from its run.yaml config, as the server does
+    /// when it creates the provider, and report the settings it refuses. Off by default:
+    /// deep config validation is outside preflight's contract.
+    #[arg(long)]
+    pub(crate) check_config: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

@@ -180,6 +180,8 @@ pub(crate) struct ProviderEntry {
     pub(crate) disabled: Option<Disabled>,
     /// `provider_id` as written, when it depends on environment variables.
     pub(crate) provider_id_template: Option<String>,
+    /// `config`, after substitution.
+    pub(crate) config: serde_json::Value,
 }
 
 impl ProviderEntry {
@@ -445,6 +447,7 @@ fn extract_providers(
                     module: None,
                     disabled: Some(Disabled::Dropped),
                     provider_id_template: None,
+                    config: serde_json::Value::Null,
                 }
             } else if let Some(item) = kept.next() {
                 extract_entry(&api, index, item)?
@@ -496,7 +499,7 @@ fn extract_entry(api: &str, index: usize, item: &Value) -> Result<ProviderEntry,
         Some(value) => optional_text(value, &path, "module")?,
         None => None,
     };
-    check_config_field(fields, &path)?;
+    let config = config_field(fields, &path)?;
     Ok(ProviderEntry {
         api: api.to_string(),
         index,
@@ -505,6 +508,7 @@ fn extract_entry(api: &str, index: usize, item: &Value) -> Result<ProviderEntry,
         module,
         disabled,
         provider_id_template: None,
+        config,
     })
 }
 
@@ -526,9 +530,17 @@ fn wrong_type(path: &str, field: &str, value: &Value) -> ConfigError {
     )
 }
 
-fn check_config_field(fields: &Mapping, path: &str) -> Result<(), ConfigError> {
+/// The entry's `config` mapping as JSON (for --check-config); absent is `{}`.
+fn config_field(fields: &Mapping, path: &str) -> Result<serde_json::Value, ConfigError> {
     match fields.get("config") {
-        None | Some(Value::Mapping(_)) => Ok(()),
+        None => Ok(serde_json::Value::Object(serde_json::Map::new())),
+        Some(config @ Value::Mapping(_)) => serde_json::to_value(config).map_err(|err| {
+            shape(
+                format!("{path}.config"),
+                format!("config cannot be read as settings: {err}"),
+                "Use plain string keys in config.",
+            )
+        }),
         Some(other) => Err(shape(
             format!("{path}.config"),
             format!("config must be a mapping, found {}", python_type(other)),

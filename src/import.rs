@@ -41,6 +41,8 @@ struct ProviderRequest<'a> {
     dump_stack_after: f64,
     /// Let provider code write files (network access stays denied).
     allow_writes: bool,
+    /// The entry's config, to build the config class with (--check-config).
+    config: Option<&'a serde_json::Value>,
 }
 
 /// How each provider is checked.
@@ -48,6 +50,7 @@ struct ProviderRequest<'a> {
 pub(crate) struct CheckSettings {
     pub(crate) timeout: Duration,
     pub(crate) allow_writes: bool,
+    pub(crate) check_config: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +92,7 @@ pub(crate) struct ProbeReport {
     pub(crate) spec: Option<SpecDescription>,
     pub(crate) implementation: Option<Step>,
     pub(crate) config: Option<Step>,
+    pub(crate) config_check: Option<Step>,
 }
 
 /// The shape of `get_provider_spec()`'s return value.
@@ -117,6 +121,17 @@ pub(crate) struct Step {
     pub(crate) is_class: Option<bool>,
     pub(crate) schema: Option<serde_json::Value>,
     pub(crate) schema_error: Option<String>,
+    /// Whether the config class accepted the entry's config (--check-config).
+    pub(crate) valid: Option<bool>,
+    #[serde(default)]
+    pub(crate) errors: Vec<ConfigProblem>,
+}
+
+/// One refusal of the config class: where in `config`, and why.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ConfigProblem {
+    pub(crate) loc: Vec<String>,
+    pub(crate) msg: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,6 +407,7 @@ pub(crate) fn probe_provider(
         registry_only: entry.disabled.is_some(),
         dump_stack_after: (timeout.as_secs_f64() - 0.5).max(timeout.as_secs_f64() * 0.8),
         allow_writes: settings.allow_writes,
+        config: settings.check_config.then_some(&entry.config),
     };
     let request = serde_json::to_string(&request).expect("a request of strings serialises");
     let (document, elapsed) =

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         python: args.python,
         timeout: Duration::from_secs(args.timeout),
         allow_writes: args.allow_writes,
+        check_config: args.check_config,
         metadata_dir: args.metadata_dir.or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
             default.is_dir().then_some(default)

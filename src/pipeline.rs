@@ -26,6 +26,8 @@ pub(crate) struct Options {
     pub(crate) timeout: Duration,
     /// Let provider code write files while it is imported.
     pub(crate) allow_writes: bool,
+    /// Build each provider's config class from its run.yaml config.
+    pub(crate) check_config: bool,
     /// Where `<provider_id>/lls-provider-spec.yaml` files are; `None` skips the
     /// metadata phase.
     pub(crate) metadata_dir: Option<PathBuf>,
@@ -133,6 +135,7 @@ pub(crate) fn run(
             CheckSettings {
                 timeout: options.timeout,
                 allow_writes: options.allow_writes,
+                check_config: options.check_config,
             },
             metadata_dir,
             &mut result.warnings,

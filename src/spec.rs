@@ -85,6 +85,18 @@ pub(crate) enum SpecError {
         exception: Box<PyException>,
     },
 
+    #[error("The provider's config in run.yaml is refused by {config_class}")]
+    #[diagnostic(
+        code(preflight::spec::config_invalid),
+        help(
+            "Fix the settings listed above in run.yaml; the server builds {config_class}(**config) when it creates the provider and stops on the same error."
+        )
+    )]
+    ConfigInvalid {
+        config_class: String,
+        problems: Vec<String>,
+    },
+
     #[error("config_class '{config_class}' is not a class")]
     #[diagnostic(
         code(preflight::spec::config_class_not_a_class),
@@ -110,6 +122,7 @@ impl PhaseError for SpecError {
                 Some(format!("Offered provider types: {}", offered.join(", ")))
             }
             SpecError::MissingField { field } => Some(format!("Missing required field: {field}")),
+            SpecError::ConfigInvalid { problems, .. } => Some(problems.join("\n")),
             SpecError::InvalidField { field, problem } => {
                 Some(format!("Invalid field: {field}: {problem}"))
             }
@@ -194,6 +207,27 @@ pub(crate) fn validate(
         }
         None => None,
     };
+    if let Some(check) = report
+        .config_check
+        .as_ref()
+        .filter(|check| check.valid == Some(false))
+    {
+        let problems = check
+            .errors
+            .iter()
+            .map(|problem| {
+                let place = std::iter::once(format!("{}.config", entry.path()))
+                    .chain(problem.loc.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                format!("{place}: {}", problem.msg)
+            })
+            .collect();
+        return Err(Rejection::Spec(SpecError::ConfigInvalid {
+            config_class: config_class.to_string(),
+            problems,
+        }));
+    }
     Ok(ValidatedSpec {
         fields,
         class: spec.class,

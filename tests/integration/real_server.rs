@@ -48,6 +48,9 @@ struct Case {
     /// The run.yaml to use, relative to the repository, when it is not the
     /// case directory's own (the bundled example).
     run_yaml: Option<String>,
+    /// Extra preflight options, e.g. `--check-config`.
+    #[serde(default)]
+    args: Vec<String>,
     /// A metadata directory inside the case directory, passed as --metadata-dir.
     metadata_dir: Option<String>,
     preflight_exit: i32,
@@ -237,6 +240,7 @@ fn run_case(name: &str) {
         .env("VIRTUAL_ENV", &venv)
         .env("PYTHONPATH", &pythonpath)
         .env("NO_COLOR", "1");
+    preflight.args(&case.args);
     if let Some(dir) = &case.metadata_dir {
         preflight.arg("--metadata-dir").arg(case_dir.join(dir));
     }
@@ -332,4 +336,5 @@ real_cases!(
     duplicate_provider_id,
     in_tree_package_missing,
     bundled_example,
+    config_refused_by_dataclass,
 );
