@@ -1,6 +1,10 @@
-//! The command line: `llama-stack preflight --run-yaml <PATH> [options]`.
+//! The command line: `llama-stack preflight --run-yaml <PATH> [options]`, the
+//! pre-commit hook's `llama-stack pre-commit <RUN_YAML>...`, and the generated
+//! `completions` and `man` (see [`generated`]).
 //!
 //! The doc comments below are the `--help` text.
+
+pub(crate) mod generated;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,14 +14,20 @@ use clap::{Args, Parser, Subcommand};
 use crate::import::DEFAULT_TIMEOUT_SECS;
 use crate::report::Format;
 
-const EXAMPLES: &str = "\
-Examples:
-  llama-stack preflight --run-yaml=/opt/llama-stack/config/run.yaml
+/// Command lines shown by `preflight --help` and the man page.
+pub(crate) const PREFLIGHT_EXAMPLES: &str =
+    "  llama-stack preflight --run-yaml=/opt/llama-stack/config/run.yaml
   llama-stack preflight --run-yaml run.yaml --python .venv/bin/python
   llama-stack preflight --run-yaml run.yaml --format json | jq .errors
-  llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml
+  llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml";
 
-Exit codes: 0 all providers valid, 1 validation failed, 2 invalid invocation.";
+/// The exit codes, in `preflight --help` and the man page.
+pub(crate) const EXIT_CODES: &str =
+    "Exit codes: 0 all providers valid, 1 validation failed, 2 invalid invocation.";
+
+fn preflight_after_help() -> String {
+    format!("Examples:\n{PREFLIGHT_EXAMPLES}\n\n{EXIT_CODES}")
+}
 
 /// Checks a llama-stack run.yaml before the server starts.
 #[derive(Debug, Parser)]
@@ -27,11 +37,32 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+const PRE_COMMIT_EXAMPLES: &str = "\
+Examples:
+  llama-stack pre-commit deploy/run.yaml dev/run.yaml
+  llama-stack pre-commit --python .venv/bin/python $(git ls-files '*run.yaml')
+
+Each file gets its own report under a `==> PATH <==` heading. The exit code is the worst
+of them: 0 all valid, 1 a file failed validation, 2 invalid invocation.";
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Validate that every provider in run.yaml will load, without starting the server.
-    #[command(after_help = EXAMPLES)]
+    #[command(after_help = preflight_after_help())]
     Preflight(PreflightArgs),
+
+    /// Validate several run.yaml files one after another (the pre-commit hook runs this).
+    #[command(after_help = PRE_COMMIT_EXAMPLES)]
+    PreCommit(PreCommitArgs),
+
+    /// Print the completion script for SHELL to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page of `llama-stack preflight` (roff) to stdout.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +71,41 @@ pub(crate) struct PreflightArgs {
     #[arg(long = "run-yaml", value_name = "PATH")]
     pub(crate) run_yaml: PathBuf,
 
+    #[command(flatten)]
+    pub(crate) check: CheckArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+
+    /// After a successful check, replace preflight with COMMAND (given after `--`): same PID,
+    /// signals go straight to the server, the exit code is the server's. Never run on failure.
+    #[arg(long, requires = "command")]
+    pub(crate) exec: bool,
+
+    /// The command --exec runs, e.g. `-- llama stack run /opt/llama-stack/config/run.yaml`.
+    #[arg(last = true, value_name = "COMMAND", requires = "exec")]
+    pub(crate) command: Vec<OsString>,
+
+    /// On failure, also write a short summary to PATH, where Kubernetes reads a container's
+    /// termination message (/dev/termination-log). The only file preflight ever writes.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) termination_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PreCommitArgs {
+    /// The run.yaml files to check (pre-commit passes the changed ones).
+    #[arg(value_name = "RUN_YAML", required = true)]
+    pub(crate) run_yamls: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) check: CheckArgs,
+}
+
+/// How each run.yaml is checked: the options `preflight` and `pre-commit` share.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
     /// The Python interpreter the server runs with (a path, or a name looked up on PATH).
     /// Default: $VIRTUAL_ENV/bin/python, else python3 on PATH.
     #[arg(long, value_name = "PATH|NAME")]
@@ -62,28 +128,10 @@ pub(crate) struct PreflightArgs {
     #[arg(long)]
     pub(crate) check_config: bool,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub(crate) format: Format,
-
     /// Time limit for each provider's check, in seconds (the interpreter query gets at least 15).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) timeout: u64,
-
-    /// After a successful check, replace preflight with COMMAND (given after `--`): same PID,
-    /// signals go straight to the server, the exit code is the server's. Never run on failure.
-    #[arg(long, requires = "command")]
-    pub(crate) exec: bool,
-
-    /// The command --exec runs, e.g. `-- llama stack run /opt/llama-stack/config/run.yaml`.
-    #[arg(last = true, value_name = "COMMAND", requires = "exec")]
-    pub(crate) command: Vec<OsString>,
-
-    /// On failure, also write a short summary to PATH, where Kubernetes reads a container's
-    /// termination message (/dev/termination-log). The only file preflight ever writes.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) termination_log: Option<PathBuf>,
 
     /// Log what preflight does to stderr (repeat for more detail).
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -107,9 +155,37 @@ mod tests {
             ["llama-stack", "preflight", "--run-yaml=a.yaml"].as_slice(),
             ["llama-stack", "preflight", "--run-yaml", "a.yaml"].as_slice(),
         ] {
-            let Command::Preflight(parsed) = Cli::try_parse_from(args).unwrap().command;
+            let Command::Preflight(parsed) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("not the preflight command");
+            };
             assert_eq!(parsed.run_yaml, PathBuf::from("a.yaml"));
-            assert_eq!(parsed.timeout, DEFAULT_TIMEOUT_SECS);
+            assert_eq!(parsed.check.timeout, DEFAULT_TIMEOUT_SECS);
         }
+    }
+
+    #[test]
+    fn pre_commit_takes_the_files_after_the_shared_options() {
+        let args = [
+            "llama-stack",
+            "pre-commit",
+            "--python",
+            "py",
+            "a/run.yaml",
+            "b/run.yaml",
+        ];
+        let Command::PreCommit(parsed) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("not the pre-commit command");
+        };
+        assert_eq!(
+            parsed.run_yamls,
+            [PathBuf::from("a/run.yaml"), PathBuf::from("b/run.yaml")]
+        );
+        assert_eq!(parsed.check.python, Some(PathBuf::from("py")));
+    }
+
+    #[test]
+    fn pre_commit_needs_a_file() {
+        let err = Cli::try_parse_from(["llama-stack", "pre-commit"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

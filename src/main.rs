@@ -4,7 +4,8 @@
 //!
 //! Data flow: cli → config → interpreter → probe (import, spec retrieval) →
 //! spec → report. `main` only parses the command line, sets up logging, runs
-//! the pipeline and hands its exit code back; nothing else ends the process.
+//! the pipeline (once per run.yaml) and hands its exit code back; nothing else
+//! ends the process.
 
 mod cli;
 mod config;
@@ -21,16 +22,19 @@ mod spec;
 mod subprocess;
 
 use std::env;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{CheckArgs, Cli, Command, PreCommitArgs, PreflightArgs, generated};
 use crate::config::env::Environment;
 use crate::interpreter::{SelectionEnv, VIRTUAL_ENV};
+use crate::pipeline::PreflightResult;
+use crate::report::Format;
+use crate::report::progress::{self, Progress};
 
 /// Disables colour on a terminal (<https://no-color.org>).
 const NO_COLOR: &str = "NO_COLOR";
@@ -55,28 +59,19 @@ fn main() -> ExitCode {
             );
         }
     };
-    let Command::Preflight(args) = cli.command;
-    init_tracing(args.verbose);
-    let selection = SelectionEnv {
-        virtual_env: env::var_os(VIRTUAL_ENV),
-        path: env::var_os("PATH"),
-        cwd: env::current_dir().unwrap_or_default(),
-    };
-    let options = pipeline::Options {
-        run_yaml: args.run_yaml,
-        python: args.python,
-        timeout: Duration::from_secs(args.timeout),
-        allow_writes: args.allow_writes,
-        check_config: args.check_config,
-        metadata_dir: args.metadata_dir.or_else(|| {
-            let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
-            default.is_dir().then_some(default)
-        }),
-    };
-    let result = pipeline::run(&options, &selection, &ProcessEnvironment);
-    let color =
-        std::io::stdout().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty());
-    let code = report::emit(&result, args.format, color);
+    match cli.command {
+        Command::Preflight(args) => preflight(args),
+        Command::PreCommit(args) => pre_commit(args),
+        Command::Completions { shell } => print_generated(Ok(generated::completions(shell))),
+        Command::Man => print_generated(generated::man_page()),
+    }
+}
+
+/// `llama-stack preflight`: one run.yaml, then `--exec` or the exit code.
+fn preflight(args: PreflightArgs) -> ExitCode {
+    init_tracing(args.check.verbose);
+    let result = check(&args.check, args.run_yaml, args.format);
+    let code = report::emit(&result, args.format, stdout_color());
     if code != report::exit::SUCCESS {
         if let Some(path) = &args.termination_log {
             report::write_termination_log(path, &result);
@@ -87,6 +82,69 @@ fn main() -> ExitCode {
         return report::exec(&args.command);
     }
     ExitCode::from(code)
+}
+
+/// `llama-stack pre-commit`: every file is checked, and the worst exit code
+/// wins (an invalid invocation over a failed validation).
+fn pre_commit(args: PreCommitArgs) -> ExitCode {
+    init_tracing(args.check.verbose);
+    let mut worst = report::exit::SUCCESS;
+    for (index, run_yaml) in args.run_yamls.into_iter().enumerate() {
+        report::write_stdout(report::heading(&run_yaml, index == 0).as_bytes());
+        let result = check(&args.check, run_yaml, Format::Text);
+        worst = worst.max(report::emit(&result, Format::Text, stdout_color()));
+    }
+    ExitCode::from(worst)
+}
+
+/// Runs every phase for one run.yaml, with the progress line when it is wanted.
+fn check(args: &CheckArgs, run_yaml: PathBuf, format: Format) -> PreflightResult {
+    let selection = SelectionEnv {
+        virtual_env: env::var_os(VIRTUAL_ENV),
+        path: env::var_os("PATH"),
+        cwd: env::current_dir().unwrap_or_default(),
+    };
+    let options = pipeline::Options {
+        run_yaml,
+        python: args.python.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        allow_writes: args.allow_writes,
+        check_config: args.check_config,
+        metadata_dir: args.metadata_dir.clone().or_else(|| {
+            let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
+            default.is_dir().then_some(default)
+        }),
+    };
+    let progress = Progress::start(progress::wanted(
+        std::io::stderr().is_terminal(),
+        format,
+        args.verbose,
+        env::var_os("TERM").as_deref(),
+    ));
+    let result = pipeline::run(&options, &selection, &ProcessEnvironment, &|step| {
+        progress.show(step);
+    });
+    progress.finish();
+    result
+}
+
+/// Colour only for a person at a terminal who has not opted out.
+fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty())
+}
+
+/// Prints a completion script or the man page.
+fn print_generated(generated: std::io::Result<Vec<u8>>) -> ExitCode {
+    match generated {
+        Ok(bytes) => {
+            report::write_stdout(&bytes);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "llama-stack: {err}");
+            ExitCode::from(report::exit::VALIDATION_FAILED)
+        }
+    }
 }
 
 fn init_tracing(verbose: u8) {

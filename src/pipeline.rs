@@ -54,6 +54,20 @@ pub(crate) struct ProviderResult {
     pub(crate) metadata: Option<MetadataReport>,
 }
 
+/// What the pipeline starts next, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step<'a> {
+    /// Starting the interpreter and asking it what it has installed.
+    Interpreter,
+    /// Checking the provider at `position` (from 1) of `total` in file order.
+    Provider {
+        api: &'a str,
+        provider_id: &'a str,
+        position: usize,
+        total: usize,
+    },
+}
+
 /// Everything a run found (the spec's `PreflightResult`).
 #[derive(Debug)]
 pub(crate) struct PreflightResult {
@@ -71,11 +85,12 @@ impl PreflightResult {
     }
 }
 
-/// Runs every phase for `options`.
+/// Runs every phase for `options`, telling `progress` what starts next.
 pub(crate) fn run(
     options: &Options,
     selection: &SelectionEnv,
     environment: &dyn Environment,
+    progress: &dyn Fn(Step<'_>),
 ) -> PreflightResult {
     let result = PreflightResult {
         run_yaml: options.run_yaml.clone(),
@@ -88,6 +103,7 @@ pub(crate) fn run(
         Ok(text) => text,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
+    progress(Step::Interpreter);
     let facts = match interpreter::select(options.python.as_deref(), selection)
         .and_then(|chosen| interpreter::query(chosen, options.timeout))
     {
@@ -116,7 +132,8 @@ pub(crate) fn run(
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
-    for entry in config.providers {
+    let total = config.providers.len();
+    for (index, entry) in config.providers.into_iter().enumerate() {
         if result.failure.is_some() {
             let module = default_module(&entry);
             result.providers.push(ProviderResult {
@@ -129,6 +146,12 @@ pub(crate) fn run(
             });
             continue;
         }
+        progress(Step::Provider {
+            api: &entry.api,
+            provider_id: &entry.display_id(),
+            position: index + 1,
+            total,
+        });
         let checked = check_provider(
             entry,
             &facts,

@@ -1,11 +1,12 @@
 //! Turns a [`PreflightResult`] into what the operator reads, and decides the
-//! exit code. The only module that prints.
+//! exit code. The only module that prints (the progress line included).
 //!
 //! Both formats go to stdout so that `--format json | jq` works and tracing
 //! (stderr) never corrupts the document. Text is plain unless stdout is a
 //! terminal and `NO_COLOR` is unset: pod logs are not terminals.
 
 pub(crate) mod json;
+pub(crate) mod progress;
 pub(crate) mod text;
 
 use std::ffi::OsString;
@@ -49,11 +50,23 @@ pub(crate) fn emit(result: &PreflightResult, format: Format, color: bool) -> u8 
         Format::Text => text::render(result, color),
         Format::Json => json::render(result),
     };
+    write_stdout(rendered.as_bytes());
+    exit_code(result)
+}
+
+/// Writes `bytes` to stdout.
+pub(crate) fn write_stdout(bytes: &[u8]) {
     let mut stdout = io::stdout().lock();
     // A closed stdout (preflight | head) must not turn a verdict into a panic.
-    let _ = stdout.write_all(rendered.as_bytes());
+    let _ = stdout.write_all(bytes);
     let _ = stdout.flush();
-    exit_code(result)
+}
+
+/// The line that introduces one file's report when several are checked
+/// (`tail`'s convention), with a blank line before all but the first.
+pub(crate) fn heading(run_yaml: &Path, first: bool) -> String {
+    let gap = if first { "" } else { "\n" };
+    format!("{gap}==> {} <==\n", run_yaml.display())
 }
 
 /// Kubernetes shows at most 4096 bytes of a termination message.

@@ -1,7 +1,7 @@
 """Re-applies the wildcards of golden files after `TRYCMD=overwrite`.
 
 Values that differ between runs or machines (durations, thread ids, sys.path,
-standard-library paths) become trycmd's `[..]` or `...`. Run from the
+standard-library paths, the crate version) become trycmd's `[..]` or `...`. Run from the
 repository root: python3 tests/cmd/redact.py
 """
 
@@ -14,6 +14,9 @@ RULES = [
     (re.compile(r"Thread 0x[0-9a-f]+ \(most"), "Thread [..] (most"),
     (re.compile(r'File "/[^"]*/ctypes/__init__.py", line \d+'), 'File "[..]/ctypes/__init__.py", line [..]'),
     (re.compile(r'("sys_path": \[\n)(.*?)(\n\s*\])', re.S), lambda m: m.group(1) + "..." + m.group(3)),
+    # The crate version in the man page, so that a release does not touch goldens.
+    (re.compile(r'"llama-stack-preflight \d+\.\d+\.\d+[^"]*"'), '"llama-stack-preflight [..]"'),
+    (re.compile(r"^\.SH VERSION\nv\d+\.\d+\.\d+.*$", re.M), ".SH VERSION\nv[..]"),
 ]
 
 for path in sorted(pathlib.Path("tests/cmd").glob("*.stdout")):

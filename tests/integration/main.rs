@@ -7,14 +7,17 @@
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `no_writes`: a full run leaves every file as it was.
+//! - `progress`: the progress line on a pseudo-terminal.
 //! - `real_server`: preflight against real llama-stack releases and provider
 //!   packages, each verdict checked against the real server.
-//! - `support`: paths to the repository and the test virtualenv.
+//! - `support`: paths to the repository and the test environments, scratch
+//!   directories.
 
 mod cli;
 mod codes;
 mod exec;
 mod no_network;
 mod no_writes;
+mod progress;
 mod real_server;
 mod support;
