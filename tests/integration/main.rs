@@ -7,6 +7,8 @@
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `no_writes`: a full run leaves every file as it was.
+//! - `pre_commit`: the repository's pre-commit hooks, run by the real
+//!   pre-commit in a throwaway git repository.
 //! - `progress`: the progress line on a pseudo-terminal.
 //! - `real_server`: preflight against real llama-stack releases and provider
 //!   packages, each verdict checked against the real server.
@@ -18,6 +20,7 @@ mod codes;
 mod exec;
 mod no_network;
 mod no_writes;
+mod pre_commit;
 mod progress;
 mod real_server;
 mod support;

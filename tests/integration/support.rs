@@ -47,6 +47,16 @@ pub(crate) fn test_virtualenv() -> PathBuf {
         .to_path_buf()
 }
 
+/// The `bin` directory of the tools virtualenv (pre-commit, maturin):
+/// `PREFLIGHT_TOOLS`, or the default cache path.
+pub(crate) fn tools_bin() -> PathBuf {
+    built_by_setup(
+        "PREFLIGHT_TOOLS",
+        "venvs/tools/bin",
+        "the tools environment",
+    )
+}
+
 /// A fresh directory under the system's temporary directory, removed when
 /// dropped: tests write there, never in the repository.
 pub(crate) struct Scratch(PathBuf);
