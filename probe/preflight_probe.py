@@ -8,6 +8,11 @@ Modes:
   provider REQUEST   import one provider the way the llama-stack server does and
                      describe what get_provider_spec() returned. REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
+  serve              the warm parent: print the facts document, import what
+                     every provider shares once, then read one line per check
+                     from stdin ({"timeout", "mode", "argument"}) and answer it
+                     from a forked child, as if `mode argument` had been run in
+                     a fresh interpreter (see supervise()).
 
 The probe only gathers facts; every verdict is made by the driver. Known
 failures are data ({"result": "error", "kind": ...}); a non-zero exit or a
@@ -19,7 +24,10 @@ import importlib
 import importlib.util
 import json
 import os
+import selectors
+import signal
 import sys
+import time
 import traceback
 
 # The spec fields the driver validates or shows; absent attributes are left out.
@@ -39,6 +47,8 @@ SPEC_FIELDS = (
     "toolgroup_id",
 )
 TEXT_LIMIT = 4000
+# What is kept of each output stream of a forked check, as the driver keeps of a process.
+CAPTURE_LIMIT = 8 * 1024 * 1024
 
 # Audit events that change files, reach the network or start programs.
 WRITE_EVENTS = {
@@ -131,15 +141,25 @@ class Sandbox:
 
 
 def main():
-    # Provider code may print, or write to fd 1 from C. Keep the real stdout
-    # for the result and send everything else to stderr.
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "serve":
+        serve()
+    answer(mode, sys.argv[2] if len(sys.argv) > 2 else "", take_stdout())
+
+
+def take_stdout():
+    """Keeps the real stdout for results and sends everything else to stderr:
+    provider code may print, or write to fd 1 from C."""
     sys.stdout.flush()
     result_fd = os.dup(1)
     os.dup2(2, 1)
+    return result_fd
+
+
+def answer(mode, argument, result_fd):
     # A crash or a hang in provider code then leaves its Python stack on stderr.
     faulthandler.enable()
-    mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    request = json.loads(sys.argv[2]) if mode == "provider" and len(sys.argv) > 2 else {}
+    request = json.loads(argument) if mode == "provider" and argument else {}
     sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
     try:
         if mode == "facts":
@@ -148,7 +168,7 @@ def main():
             faulthandler.dump_traceback_later(request["dump_stack_after"], exit=False)
             document = check_provider(request)
         else:
-            document = {"result": "error", "kind": "bad_request", "message": repr(sys.argv[1:])}
+            document = {"result": "error", "kind": "bad_request", "message": safe_text([mode, argument])}
     except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
         document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
     document["sandbox"] = sandbox.report()
@@ -156,6 +176,120 @@ def main():
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.
     os._exit(0)
+
+
+def serve():
+    """One interpreter imports llama-stack once; each check runs in a fork of it."""
+    control = take_stdout()
+    faulthandler.enable()
+    document = facts()
+    if document["result"] == "ok":
+        document["isolation"] = warm_up(document["llama_stack"])
+    emit(control, document)
+    if document.get("isolation", {}).get("mode") != "fork":
+        os._exit(0)
+    for line in iter(sys.stdin.buffer.readline, b""):
+        try:
+            answered = supervise(json.loads(line), control)
+        except OSError as exc:  # no process or pipe left for the check
+            answered = {"event": "ended", "ending": "not_started", "message": safe_text(str(exc))}
+        emit(control, answered)
+    os._exit(0)
+
+
+def warm_up(llama_stack):
+    """Imports what the server imports before any provider (every in-tree
+    registry), then says whether forking this process is safe."""
+    if not hasattr(os, "fork") or not hasattr(os, "waitid"):
+        return {"mode": "spawn", "reason": "this platform cannot fork and wait the way the probe needs"}
+    for api in (llama_stack or {}).get("providable_apis", []):
+        try:
+            importlib.import_module("llama_stack.providers.registry." + api)
+        except BaseException:  # noqa: BLE001 - the child that needs it meets the same failure
+            pass
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        threads = threading.active_count()
+    if threads > 1:
+        return {"mode": "spawn", "reason": f"{threads} threads run after the shared imports; a fork would copy their locks"}
+    return {"mode": "fork", "reason": None}
+
+
+def supervise(check, control):
+    """Answers one check from a forked child, reported as a process run: how it
+    ended, its result channel ("stdout") and its other output ("stderr"). The
+    child leads its own process group, which is killed when it ends or at the
+    deadline, so nothing it started outlives the check."""
+    result_r, result_w = os.pipe()
+    output_r, output_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(output_w, 1)
+            os.dup2(output_w, 2)
+            for fd in (null, output_w, output_r, result_r, control):
+                os.close(fd)
+            answer(check["mode"], check["argument"], result_w)
+        finally:
+            os._exit(70)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it first, or has already exited
+    emit(control, {"event": "started", "pid": pid})
+    os.close(result_w)
+    os.close(output_w)
+    streams = {result_r: bytearray(), output_r: bytearray()}
+    dropped = {result_r: 0, output_r: 0}
+    selector = selectors.DefaultSelector()
+    for fd in streams:
+        selector.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + check["timeout"]
+    ending, drain_until = None, 0.0
+    while ending is None or (selector.get_map() and time.monotonic() < drain_until):
+        for key, _ in selector.select(timeout=0.01):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                continue
+            kept = chunk[: CAPTURE_LIMIT - len(streams[key.fd])]
+            streams[key.fd] += kept
+            dropped[key.fd] += len(chunk) - len(kept)
+        if ending is None:
+            exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if exited is not None or time.monotonic() >= deadline:
+                # Kill the group before reaping, while its id cannot be reused.
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                status = os.waitpid(pid, 0)[1]
+                ending = {"ending": "timed_out"} if exited is None else process_ending(status)
+                drain_until = time.monotonic() + 0.5
+    selector.close()
+    for fd in streams:
+        os.close(fd)
+    return {
+        "event": "ended",
+        **ending,
+        "stdout": streams[result_r].decode("utf-8", "replace"),
+        "stdout_dropped": dropped[result_r],
+        "stderr": streams[output_r].decode("utf-8", "replace"),
+        "stderr_dropped": dropped[output_r],
+    }
+
+
+def process_ending(status):
+    code = os.waitstatus_to_exitcode(status)
+    return {"ending": "signalled", "signal": -code} if code < 0 else {"ending": "exited", "code": code}
 
 
 def emit(fd, document):

@@ -185,5 +185,98 @@ class SandboxTests(unittest.TestCase):
         self.assertEqual(document["sandbox"]["denied"], [])
 
 
+class WarmParent:
+    """The probe's serve mode, driven the way the Rust driver drives it."""
+
+    def __init__(self):
+        with open(os.path.join(HERE, "preflight_probe.py")) as handle:
+            source = handle.read()
+        self.process = subprocess.Popen(
+            [sys.executable, "-B", "-P", "-c", source, "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.facts = self.next_document()
+
+    def next_document(self):
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError("the warm parent closed its stdout")
+            if line.strip():
+                return json.loads(line)
+
+    def check(self, argument, timeout=30):
+        """Returns the started event and the ended event of one check."""
+        line = json.dumps({"timeout": timeout, "mode": "provider", "argument": argument})
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+        return self.next_document(), self.next_document()
+
+    def close(self):
+        self.process.stdin.close()
+        return self.process.wait(timeout=10)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            stream.close()
+
+
+def result_of(ended):
+    lines = [line for line in ended["stdout"].splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
+def process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class WarmParentTests(unittest.TestCase):
+    def setUp(self):
+        self.parent = WarmParent()
+        self.addCleanup(self.parent.stop)
+
+    def test_the_first_document_is_the_facts_and_forking_is_safe(self):
+        self.assertEqual(self.parent.facts["result"], "ok")
+        self.assertEqual(self.parent.facts["isolation"], {"mode": "fork", "reason": None})
+
+    def test_a_forked_check_answers_what_a_fresh_interpreter_answers(self):
+        argument = request("pf_no_provider_module", "remote::x")
+        fresh, _ = run_probe("provider", argument)
+        started, ended = self.parent.check(argument)
+        self.assertEqual(started["event"], "started")
+        self.assertEqual((ended["event"], ended["ending"], ended["code"]), ("ended", "exited", 0))
+        forked = result_of(ended)
+        del fresh["exception"]["traceback"], forked["exception"]["traceback"]
+        self.assertEqual(forked, fresh)
+
+    def test_a_crash_a_hang_and_an_exit_end_the_child_not_the_parent(self):
+        _, crashed = self.parent.check(request("pf_segfault", "remote::pf_segfault"))
+        self.assertEqual((crashed["ending"], crashed["signal"]), ("signalled", 11))
+        self.assertIn("Segmentation fault", crashed["stderr"])
+        started, hung = self.parent.check(request("pf_hang", "remote::pf_hang"), timeout=1)
+        self.assertEqual(hung["ending"], "timed_out")
+        self.assertFalse(process_exists(started["pid"]))
+        _, exited = self.parent.check(request("pf_exit", "remote::pf_exit"))
+        self.assertEqual((exited["ending"], exited["code"], exited["stdout"]), ("exited", 3, ""))
+        _, answered = self.parent.check(request("pf_no_provider_module", "remote::x"))
+        self.assertEqual(result_of(answered)["kind"], "import_failed")
+        self.assertEqual(self.parent.close(), 0)
+
+    def test_provider_output_never_reaches_the_parents_stdout(self):
+        _, ended = self.parent.check(request("pf_stdout_spam", "remote::pf_stdout_spam"))
+        self.assertEqual(result_of(ended)["result"], "ok" if HAS_LLAMA_STACK else "error")
+        self.assertEqual([line for line in ended["stdout"].splitlines() if line.strip()], [json.dumps(result_of(ended))])
+        if HAS_LLAMA_STACK:
+            self.assertIn('{"result": "ok", "forged": true}', ended["stderr"])
+
+
 if __name__ == "__main__":
     unittest.main()

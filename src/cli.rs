@@ -62,6 +62,12 @@ pub(crate) struct PreflightArgs {
     #[arg(long)]
     pub(crate) check_config: bool,
 
+    /// Start a fresh interpreter for every provider instead of forking one that has imported
+    /// llama-stack once. Slower; isolation is the same. Preflight already falls back to this
+    /// when forking is unsafe (threads running after llama-stack's imports).
+    #[arg(long)]
+    pub(crate) no_fork: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

@@ -9,7 +9,6 @@
 //! under `pkg.provider` becomes "get_provider_spec not found" in the server,
 //! whether the package, its `provider` submodule or a dependency is missing.
 
-use std::path::Path;
 use std::time::Duration;
 
 use miette::Diagnostic;
@@ -18,7 +17,7 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, indented};
-use crate::probe::{self, ChannelError, PyException};
+use crate::probe::{ChannelError, PyException, Runner};
 use crate::subprocess::signal_name;
 
 /// The default per-provider time limit. Fail-fast means at most one provider
@@ -393,7 +392,7 @@ impl PhaseError for ImportError {
 /// Runs the probe for one entry and returns what it saw, or the import-phase
 /// failure.
 pub(crate) fn probe_provider(
-    python: &Path,
+    runner: &mut Runner,
     entry: &ProviderEntry,
     llama_stack_version: &str,
     settings: CheckSettings,
@@ -410,9 +409,9 @@ pub(crate) fn probe_provider(
         config: settings.check_config.then_some(&entry.config),
     };
     let request = serde_json::to_string(&request).expect("a request of strings serialises");
-    let (document, elapsed) =
-        probe::run::<ProviderDocument>(python, &["provider", &request], timeout)
-            .map_err(|err| channel_error(err, timeout))?;
+    let (document, elapsed) = runner
+        .check::<ProviderDocument>("provider", &request, timeout)
+        .map_err(|err| channel_error(err, timeout))?;
     let sandbox = match &document {
         ProviderDocument::Ok(report) => &report.sandbox,
         ProviderDocument::Error(failure) => &failure.sandbox,

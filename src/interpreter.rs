@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError, indented};
-use crate::probe::{self, ChannelError, PyException};
+use crate::probe::{self, ChannelError, Isolation, IsolationMode, PyException, Runner};
 use crate::subprocess::signal_name;
 
 /// The least time the interpreter query gets, whatever `--timeout` says.
@@ -97,6 +97,7 @@ pub(crate) struct InterpreterFacts {
     pub(crate) interpreter: Interpreter,
     pub(crate) python: PythonFacts,
     pub(crate) llama_stack: LlamaStackFacts,
+    pub(crate) isolation: Isolation,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +106,8 @@ enum FactsDocument {
     Ok {
         python: Box<PythonFacts>,
         llama_stack: Option<LlamaStackFacts>,
+        /// Present when the warm parent answered (`serve` mode).
+        isolation: Option<Isolation>,
     },
     Error {
         kind: String,
@@ -318,24 +321,35 @@ pub(crate) fn select(
     })
 }
 
-/// Runs the probe's `facts` mode in `interpreter`.
+/// Asks `interpreter` for its facts and returns them with the runner that
+/// will check each provider: the warm parent that answered the query when
+/// `fork` is allowed and the parent finds it safe, else fresh interpreters.
 pub(crate) fn query(
     interpreter: Interpreter,
     timeout: Duration,
-) -> Result<InterpreterFacts, InterpreterError> {
+    fork: bool,
+) -> Result<(InterpreterFacts, Runner), InterpreterError> {
     // The query imports llama-stack's core as the server does (a second or two,
     // more on a loaded node); a short per-provider --timeout must not turn
     // that into a false "interpreter did not answer".
     let timeout = timeout.max(MIN_QUERY_TIMEOUT);
     let path = interpreter.path.display().to_string();
-    let document = match probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout) {
-        Ok((document, _)) => document,
+    let answered = if fork {
+        probe::start_warm::<FactsDocument>(&interpreter.path, timeout)
+            .map(|(document, parent)| (document, Some(parent)))
+    } else {
+        probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout)
+            .map(|(document, _)| (document, None))
+    };
+    let (document, parent) = match answered {
+        Ok(answered) => answered,
         Err(err) => return Err(channel_error(path, err, timeout)),
     };
     match document {
         FactsDocument::Ok {
             python,
             llama_stack: None,
+            ..
         } => {
             tracing::debug!(version = python.version, "interpreter has no llama-stack");
             Err(InterpreterError::LlamaStackMissing {
@@ -346,6 +360,7 @@ pub(crate) fn query(
         FactsDocument::Ok {
             python,
             llama_stack: Some(llama_stack),
+            isolation,
         } => {
             if !is_supported(&llama_stack) {
                 return Err(InterpreterError::LlamaStackUnsupported {
@@ -353,11 +368,30 @@ pub(crate) fn query(
                     version: llama_stack.version,
                 });
             }
-            Ok(InterpreterFacts {
+            let isolation = isolation.unwrap_or(Isolation {
+                mode: IsolationMode::Spawn,
+                reason: Some("--no-fork".to_string()),
+            });
+            let runner = match parent {
+                Some(parent) if isolation.mode == IsolationMode::Fork => {
+                    tracing::info!("each provider is checked in a fork of one warm interpreter");
+                    parent.into_runner(&interpreter.path)
+                }
+                _ => {
+                    tracing::info!(
+                        reason = isolation.reason.as_deref().unwrap_or_default(),
+                        "each provider is checked in a fresh interpreter"
+                    );
+                    Runner::fresh(&interpreter.path)
+                }
+            };
+            let facts = InterpreterFacts {
                 interpreter,
                 python: *python,
                 llama_stack,
-            })
+                isolation,
+            };
+            Ok((facts, runner))
         }
         FactsDocument::Error {
             kind,

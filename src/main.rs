@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         python: args.python,
         timeout: Duration::from_secs(args.timeout),
         allow_writes: args.allow_writes,
+        fork: !args.no_fork,
         check_config: args.check_config,
         metadata_dir: args.metadata_dir.or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
@@ -74,6 +75,8 @@ fn main() -> ExitCode {
         }),
     };
     let result = pipeline::run(&options, &selection, &ProcessEnvironment);
+    let (driver_kib, probe_kib) = subprocess::peak_memory_kib();
+    tracing::info!(driver_kib, probe_kib, "peak resident memory");
     let color =
         std::io::stdout().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty());
     let code = report::emit(&result, args.format, color);

@@ -16,6 +16,7 @@ use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
+use crate::probe::Runner;
 use crate::spec::{self, Rejection, ValidatedSpec};
 
 /// What the command line asks for.
@@ -31,6 +32,8 @@ pub(crate) struct Options {
     /// Where `<provider_id>/lls-provider-spec.yaml` files are; `None` skips the
     /// metadata phase.
     pub(crate) metadata_dir: Option<PathBuf>,
+    /// Check providers in forks of one warm interpreter when that is safe.
+    pub(crate) fork: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +91,10 @@ pub(crate) fn run(
         Ok(text) => text,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
-    let facts = match interpreter::select(options.python.as_deref(), selection)
-        .and_then(|chosen| interpreter::query(chosen, options.timeout))
+    let (facts, mut runner) = match interpreter::select(options.python.as_deref(), selection)
+        .and_then(|chosen| interpreter::query(chosen, options.timeout, options.fork))
     {
-        Ok(facts) => facts,
+        Ok(answered) => answered,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     let mut result = PreflightResult {
@@ -131,6 +134,7 @@ pub(crate) fn run(
         }
         let checked = check_provider(
             entry,
+            &mut runner,
             &facts,
             CheckSettings {
                 timeout: options.timeout,
@@ -178,6 +182,7 @@ fn default_module(entry: &ProviderEntry) -> String {
 
 fn check_provider(
     entry: ProviderEntry,
+    runner: &mut Runner,
     facts: &InterpreterFacts,
     settings: CheckSettings,
     metadata_dir: Option<&Path>,
@@ -196,12 +201,7 @@ fn check_provider(
         result.status = ProviderStatus::Skipped(disabled);
         return (result, None);
     }
-    let probed = import::probe_provider(
-        &facts.interpreter.path,
-        entry,
-        &facts.llama_stack.version,
-        settings,
-    );
+    let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, settings);
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
             result.duration = Some(elapsed);

@@ -7,12 +7,16 @@
 //! group so that a timeout kills grandchildren too. A grandchild that escaped
 //! the group and holds a pipe open cannot make us wait either: the reader
 //! threads are given a short grace period and then abandoned.
+//!
+//! Two shapes: [`run`] for a child that does one thing and exits, and
+//! [`Session`] for one that answers requests line by line until it is dropped
+//! (the probe's warm parent).
 
 use std::ffi::OsString;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -73,13 +77,7 @@ pub(crate) struct ChildRun {
 /// only; every way a started child can end is a [`ChildRun`].
 pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
     let started = Instant::now();
-    let mut child = Command::new(&command.program)
-        .args(&command.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
+    let mut child = spawn_group_leader(command, Stdio::null())?;
     let group = child.id();
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
@@ -89,11 +87,7 @@ pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
     // so no process outlives the check and no pipe stays open.
     kill_group(group);
     let ending = match status {
-        Some(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => Ending::Exited(code),
-            (None, Some(signal)) => Ending::Signalled(signal),
-            (None, None) => Ending::Exited(-1),
-        },
+        Some(status) => ending_of(status),
         None => {
             let _ = child.kill();
             let _ = child.wait();
@@ -107,6 +101,162 @@ pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
         stderr: collect(stderr, deadline),
         elapsed: started.elapsed(),
     })
+}
+
+/// Starts `command` as the leader of a new process group, with both output
+/// streams piped.
+fn spawn_group_leader(command: &ChildCommand, stdin: Stdio) -> io::Result<Child> {
+    Command::new(&command.program)
+        .args(&command.args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+}
+
+fn ending_of(status: ExitStatus) -> Ending {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ending::Exited(code),
+        (None, Some(signal)) => Ending::Signalled(signal),
+        (None, None) => Ending::Exited(-1),
+    }
+}
+
+/// The longest stdout line a [`Session`] keeps; the rest of it is dropped.
+/// A line carries a whole check's captured output, escaped for JSON.
+const LINE_LIMIT: usize = 128 * 1024 * 1024;
+
+/// What a [`Session`] said next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    Line(String),
+    /// Its stdout reached end-of-file: it exited or closed it.
+    Closed,
+    TimedOut,
+}
+
+/// A child that reads requests on stdin and answers on stdout, one line each.
+/// Dropping it kills its process group.
+pub(crate) struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<Captured>,
+    started: Instant,
+}
+
+impl Session {
+    pub(crate) fn start(command: &ChildCommand) -> io::Result<Session> {
+        let started = Instant::now();
+        let mut child = spawn_group_leader(command, Stdio::piped())?;
+        let stdin = child.stdin.take();
+        let lines = read_lines(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Ok(Session {
+            child,
+            stdin,
+            lines,
+            stderr,
+            started,
+        })
+    }
+
+    /// Writes `line` and a newline to the child's stdin.
+    pub(crate) fn send(&mut self, line: &str) -> io::Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        stdin.write_all(line.as_bytes())?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
+    }
+
+    /// The next stdout line, waiting no later than `deadline`.
+    pub(crate) fn next_line(&self, deadline: Instant) -> Next {
+        match self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(line) => Next::Line(line),
+            Err(mpsc::RecvTimeoutError::Timeout) => Next::TimedOut,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Next::Closed,
+        }
+    }
+
+    /// Ends the session after it stopped answering: `next` is how it stopped,
+    /// `stdout` what it printed that was not an answer. The result reads as if
+    /// the session had been one [`run`].
+    pub(crate) fn finish(mut self, next: Next, stdout: Captured) -> ChildRun {
+        drop(self.stdin.take());
+        let ending = match next {
+            Next::TimedOut => Ending::TimedOut,
+            // End-of-file comes just before the exit; give it a moment.
+            Next::Closed | Next::Line(_) => match self.child.wait_timeout(READER_GRACE) {
+                Ok(Some(status)) => ending_of(status),
+                _ => Ending::TimedOut,
+            },
+        };
+        kill_group(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        ChildRun {
+            ending,
+            stdout,
+            stderr: collect(
+                std::mem::replace(&mut self.stderr, mpsc::channel().1),
+                Instant::now() + READER_GRACE,
+            ),
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        kill_group(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends each stdout line (without its newline) to the receiver, cut at
+/// [`LINE_LIMIT`]; the channel closes at end-of-file.
+fn read_lines(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    if let Some(mut stream) = stream {
+        thread::spawn(move || {
+            let mut line = Vec::new();
+            let mut buffer = [0u8; 64 * 1024];
+            loop {
+                let n = match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                for piece in buffer[..n].split_inclusive(|&byte| byte == b'\n') {
+                    let room = LINE_LIMIT.saturating_sub(line.len());
+                    line.extend_from_slice(&piece[..piece.len().min(room)]);
+                    if piece.ends_with(b"\n") {
+                        if line.last() == Some(&b'\n') {
+                            line.pop();
+                        }
+                        let text = String::from_utf8_lossy(&line).into_owned();
+                        line.clear();
+                        if sender.send(text).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            if !line.is_empty() {
+                let _ = sender.send(String::from_utf8_lossy(&line).into_owned());
+            }
+        });
+    }
+    receiver
 }
 
 fn drain(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Captured> {
@@ -139,8 +289,8 @@ fn collect(receiver: mpsc::Receiver<Captured>, deadline: Instant) -> Captured {
     receiver.recv_timeout(wait).unwrap_or_default()
 }
 
-/// Sends SIGKILL to the process group led by the child.
-fn kill_group(group: u32) {
+/// Sends SIGKILL to the process group led by `group`.
+pub(crate) fn kill_group(group: u32) {
     let Ok(group) = libc::pid_t::try_from(group) else {
         return;
     };
@@ -150,6 +300,24 @@ fn kill_group(group: u32) {
     unsafe {
         libc::killpg(group, libc::SIGKILL);
     }
+}
+
+/// Peak resident memory in KiB: this process's own, and the largest of the
+/// processes it started and their descendants (the probes).
+pub(crate) fn peak_memory_kib() -> (i64, i64) {
+    let peak = |who| {
+        // SAFETY: getrusage only fills the zeroed struct we own.
+        #[allow(unsafe_code)]
+        unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            if libc::getrusage(who, &mut usage) == 0 {
+                usage.ru_maxrss
+            } else {
+                0
+            }
+        }
+    };
+    (peak(libc::RUSAGE_SELF), peak(libc::RUSAGE_CHILDREN))
 }
 
 /// The conventional name of a signal, for messages such as "killed by signal 11 (SIGSEGV)".
