@@ -18,6 +18,7 @@ import faulthandler
 import importlib
 import importlib.util
 import json
+import math
 import os
 import sys
 import traceback
@@ -126,8 +127,28 @@ class Sandbox:
             self.denied.append({"operation": operation, "target": safe_text(target)})
         raise PermissionError(f"llama-stack preflight denied {operation} {target!r}: it never writes or connects")
 
-    def report(self):
-        return {"denied": self.denied, "programs": self.programs}
+    def report(self, changed):
+        return {"denied": self.denied, "programs": self.programs, "changed": changed}
+
+
+def process_state():
+    """What provider code may change that would alter how the server loads
+    everything after it: the working directory and the import path."""
+    try:
+        cwd = os.getcwd()
+    except OSError as exc:  # the directory was removed
+        cwd = f"<unavailable: {exc}>"
+    return cwd, list(sys.path)
+
+
+def state_changes(before, after):
+    (cwd_before, path_before), (cwd_after, path_after) = before, after
+    changes = []
+    if cwd_after != cwd_before:
+        changes.append({"operation": "os.chdir", "target": safe_text(cwd_after)})
+    changes += [{"operation": "sys.path gained", "target": safe_text(p)} for p in path_after if p not in path_before]
+    changes += [{"operation": "sys.path lost", "target": safe_text(p)} for p in path_before if p not in path_after]
+    return changes[:20]
 
 
 def main():
@@ -141,6 +162,7 @@ def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     request = json.loads(sys.argv[2]) if mode == "provider" and len(sys.argv) > 2 else {}
     sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
+    before = process_state()
     try:
         if mode == "facts":
             document = facts()
@@ -151,7 +173,8 @@ def main():
             document = {"result": "error", "kind": "bad_request", "message": repr(sys.argv[1:])}
     except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
         document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
-    document["sandbox"] = sandbox.report()
+    changed = state_changes(before, process_state()) if request else []
+    document["sandbox"] = sandbox.report(changed)
     emit(result_fd, document)
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.
@@ -159,9 +182,28 @@ def main():
 
 
 def emit(fd, document):
-    data = b"\n" + json.dumps(document, default=safe_text).encode("ascii") + b"\n"
+    data = b"\n" + json.dumps(jsonable(document), default=safe_text).encode("ascii") + b"\n"
     while data:
         data = data[os.write(fd, data) :]
+
+
+def jsonable(value, depth=0):
+    """`value` with what strict JSON cannot carry replaced by text: NaN and
+    infinities (a config default can be one), integers beyond 64 bits (Python
+    refuses to print very long ones), non-text keys and runaway nesting."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else f"<int of {value.bit_length()} bits>"
+    if depth > 64:
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(key): jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item, depth + 1) for item in value]
+    return safe_text(value)
 
 
 def safe_text(value):
@@ -236,10 +278,15 @@ def module_not_found_name(exc):
 
 
 def encode(value, depth=0):
-    """JSON form of a spec attribute: enums by value, unknown objects described."""
+    """JSON form of a spec attribute: enums by value, unknown objects and
+    text that is not UTF-8 described."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return {"$type": "non-UTF-8 text", "$repr": safe_text(value)}
         return safe_text(value)
     enum_value = getattr(value, "value", None) if hasattr(type(value), "__members__") else None
     if isinstance(enum_value, str):
@@ -368,6 +415,13 @@ def check_external(request):
         returned = get_spec()
     except BaseException as exc:  # noqa: BLE001
         return failure("get_provider_spec_raised", target=target, exception=describe_exception(exc))
+    try:
+        return describe_returned(request, target, returned)
+    except BaseException as exc:  # noqa: BLE001 - a hostile object's __class__, __eq__ or property
+        return failure("spec_unreadable", target=target, exception=describe_exception(exc))
+
+
+def describe_returned(request, target, returned):
     document = {"result": "ok", "source": "external", "target": target}
     if isinstance(returned, list):
         offered = [encode(getattr(item, "provider_type", None)) for item in returned]

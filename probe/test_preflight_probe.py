@@ -83,6 +83,30 @@ class EncodingTests(unittest.TestCase):
     def test_long_text_is_cut(self):
         self.assertTrue(probe.safe_text("x" * 10000).endswith("...[truncated]"))
 
+    def test_text_that_is_not_utf8_is_described_not_passed_on(self):
+        self.assertEqual(probe.encode("remote::x\udcff"), {"$type": "non-UTF-8 text", "$repr": "remote::x\\udcff"})
+
+    def test_what_strict_json_cannot_carry_becomes_text(self):
+        document = probe.jsonable({"nan": float("nan"), "big": 10**5000, 3: [float("-inf"), 2**63, True, None]})
+        self.assertEqual(
+            document, {"nan": "nan", "big": "<int of 16610 bits>", "3": ["-inf", 2**63, True, None]}
+        )
+        json.dumps(document, allow_nan=False)
+
+
+class StateTests(unittest.TestCase):
+    def test_changes_to_cwd_and_sys_path_are_listed(self):
+        before = ("/a", ["/x", "/y"])
+        self.assertEqual(
+            probe.state_changes(before, ("/b", ["/y", "/z"])),
+            [
+                {"operation": "os.chdir", "target": "/b"},
+                {"operation": "sys.path gained", "target": "/z"},
+                {"operation": "sys.path lost", "target": "/x"},
+            ],
+        )
+        self.assertEqual(probe.state_changes(before, before), [])
+
 
 class ExceptionTests(unittest.TestCase):
     def test_module_not_found_names_the_missing_module_and_hides_importlib(self):
@@ -152,6 +176,37 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(document["kind"], "import_failed")
         self.assertEqual(document["target"], "pf_no_provider_module.provider")
         self.assertEqual(document["exception"]["missing_module"], "pf_no_provider_module.provider")
+
+
+class HostileProviderTests(unittest.TestCase):
+    def test_an_object_that_raises_when_read_is_reported_as_unreadable(self):
+        document, _ = run_probe("provider", request("pf_hostile_object", "remote::pf_hostile_object"))
+        self.assertEqual(document["kind"], "spec_unreadable")
+        self.assertEqual(document["exception"]["message"], "attribute __class__ refused")
+
+    def test_a_changed_working_directory_is_recorded(self):
+        document, _ = run_probe("provider", request("pf_changes_cwd", "remote::pf_changes_cwd"))
+        self.assertEqual(document["sandbox"]["changed"], [{"operation": "os.chdir", "target": "/"}])
+
+    def test_a_changed_sys_path_is_recorded(self):
+        document, _ = run_probe("provider", request("pf_changes_sys_path", "remote::pf_changes_sys_path"))
+        self.assertEqual(
+            document["sandbox"]["changed"],
+            [{"operation": "sys.path gained", "target": "/opt/pf-changes-sys-path/vendor"}],
+        )
+
+    def test_a_forged_document_on_fd_1_does_not_reach_the_result_channel(self):
+        document, stdout = run_probe("provider", request("pf_forges_print", "remote::pf_forges_print"))
+        self.assertEqual(document["kind"], "get_provider_spec_raised")
+        self.assertNotIn("sandbox\": {}", stdout)
+
+    def test_system_exit_and_keyboard_interrupt_are_data(self):
+        document, _ = run_probe("provider", request("pf_keyboard_interrupt", "remote::pf_keyboard_interrupt"))
+        self.assertEqual((document["kind"], document["exception"]["type"]), ("import_failed", "KeyboardInterrupt"))
+        document, _ = run_probe("provider", request("pf_spec_system_exit", "remote::pf_spec_system_exit"))
+        self.assertEqual(
+            (document["kind"], document["exception"]["type"]), ("get_provider_spec_raised", "SystemExit")
+        )
 
 
 class SandboxTests(unittest.TestCase):

@@ -329,9 +329,20 @@ pub(crate) fn query(
     let timeout = timeout.max(MIN_QUERY_TIMEOUT);
     let path = interpreter.path.display().to_string();
     let document = match probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout) {
-        Ok((document, _)) => document,
+        // Leftovers of a chatty start-up (sitecustomize) are killed; they are
+        // not the server's concern.
+        Ok(probed) => probed.document,
         Err(err) => return Err(channel_error(path, err, timeout)),
     };
+    interpret(interpreter, path, document)
+}
+
+/// What the facts document says about `interpreter` (shown as `path`).
+fn interpret(
+    interpreter: Interpreter,
+    path: String,
+    document: FactsDocument,
+) -> Result<InterpreterFacts, InterpreterError> {
     match document {
         FactsDocument::Ok {
             python,
@@ -495,5 +506,35 @@ mod tests {
             Some("llama_stack.providers.datatypes")
         )));
         assert!(!is_supported(&facts("0.8.0", Some("llama_stack_api"))));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, mutated_json};
+
+        /// Documents of the shapes the probe's facts mode prints.
+        const SAMPLES: &[&str] = &[
+            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api", "apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}}"#,
+            r#"{"result": "ok", "python": {"version": "3.12.1", "implementation": "cpython", "executable": "/f", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": null}"#,
+            r#"{"result": "error", "kind": "llama_stack_import_failed", "version": "0.6.1", "exception": {"type": "ImportError", "message": "m", "missing_module": null, "root_type": "ImportError", "root_message": "m", "root_missing_module": null, "traceback": "t"}}"#,
+        ];
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_facts_document_is_accepted_or_explained(text in mutated_json(SAMPLES)) {
+                let Ok(document) = serde_json::from_str::<FactsDocument>(&text) else {
+                    return Ok(());
+                };
+                let interpreter = Interpreter { path: "/v/bin/python".into(), source: InterpreterSource::Flag };
+                match interpret(interpreter, "/v/bin/python".to_string(), document) {
+                    Ok(facts) => prop_assert!(is_supported(&facts.llama_stack)),
+                    Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
+                }
+            }
+        }
     }
 }
