@@ -23,6 +23,7 @@ import faulthandler
 import importlib
 import importlib.util
 import json
+import math
 import os
 import selectors
 import signal
@@ -136,8 +137,28 @@ class Sandbox:
             self.denied.append({"operation": operation, "target": safe_text(target)})
         raise PermissionError(f"llama-stack preflight denied {operation} {target!r}: it never writes or connects")
 
-    def report(self):
-        return {"denied": self.denied, "programs": self.programs}
+    def report(self, changed):
+        return {"denied": self.denied, "programs": self.programs, "changed": changed}
+
+
+def process_state():
+    """What provider code may change that would alter how the server loads
+    everything after it: the working directory and the import path."""
+    try:
+        cwd = os.getcwd()
+    except OSError as exc:  # the directory was removed
+        cwd = f"<unavailable: {exc}>"
+    return cwd, list(sys.path)
+
+
+def state_changes(before, after):
+    (cwd_before, path_before), (cwd_after, path_after) = before, after
+    changes = []
+    if cwd_after != cwd_before:
+        changes.append({"operation": "os.chdir", "target": safe_text(cwd_after)})
+    changes += [{"operation": "sys.path gained", "target": safe_text(p)} for p in path_after if p not in path_before]
+    changes += [{"operation": "sys.path lost", "target": safe_text(p)} for p in path_before if p not in path_after]
+    return changes[:20]
 
 
 def main():
@@ -161,6 +182,7 @@ def answer(mode, argument, result_fd):
     faulthandler.enable()
     request = json.loads(argument) if mode == "provider" and argument else {}
     sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
+    before = process_state()
     try:
         if mode == "facts":
             document = facts()
@@ -171,7 +193,8 @@ def answer(mode, argument, result_fd):
             document = {"result": "error", "kind": "bad_request", "message": safe_text([mode, argument])}
     except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
         document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
-    document["sandbox"] = sandbox.report()
+    changed = state_changes(before, process_state()) if request else []
+    document["sandbox"] = sandbox.report(changed)
     emit(result_fd, document)
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.
@@ -253,19 +276,22 @@ def supervise(check, control):
     for fd in streams:
         selector.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + check["timeout"]
-    ending, drain_until = None, 0.0
+    ending, drain_until, leftovers = None, 0.0, []
     while ending is None or (selector.get_map() and time.monotonic() < drain_until):
         for key, _ in selector.select(timeout=0.01):
             chunk = os.read(key.fd, 65536)
             if not chunk:
                 selector.unregister(key.fd)
                 continue
-            kept = chunk[: CAPTURE_LIMIT - len(streams[key.fd])]
-            streams[key.fd] += kept
-            dropped[key.fd] += len(chunk) - len(kept)
+            # Keep the end, as the driver does: that is where the fault shows.
+            streams[key.fd] += chunk
+            if len(streams[key.fd]) > 2 * CAPTURE_LIMIT:
+                dropped[key.fd] += len(streams[key.fd]) - CAPTURE_LIMIT
+                del streams[key.fd][:-CAPTURE_LIMIT]
         if ending is None:
             exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             if exited is not None or time.monotonic() >= deadline:
+                leftovers = group_members(pid) if exited is not None else []
                 # Kill the group before reaping, while its id cannot be reused.
                 try:
                     os.killpg(pid, signal.SIGKILL)
@@ -275,16 +301,31 @@ def supervise(check, control):
                 ending = {"ending": "timed_out"} if exited is None else process_ending(status)
                 drain_until = time.monotonic() + 0.5
     selector.close()
-    for fd in streams:
+    captured = {}
+    for name, fd in (("stdout", result_r), ("stderr", output_r)):
         os.close(fd)
-    return {
-        "event": "ended",
-        **ending,
-        "stdout": streams[result_r].decode("utf-8", "replace"),
-        "stdout_dropped": dropped[result_r],
-        "stderr": streams[output_r].decode("utf-8", "replace"),
-        "stderr_dropped": dropped[output_r],
-    }
+        excess = max(0, len(streams[fd]) - CAPTURE_LIMIT)
+        captured[name] = streams[fd][excess:].decode("utf-8", "replace")
+        captured[name + "_dropped"] = dropped[fd] + excess
+    return {"event": "ended", **ending, **captured, "leftovers": leftovers}
+
+
+def group_members(group):
+    """Names of the processes still running in `group`, its leader aside:
+    what a check left behind when it ended."""
+    names = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == group:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        name, fields = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(group):
+            names.append(name)
+    return names
 
 
 def process_ending(status):
@@ -293,9 +334,28 @@ def process_ending(status):
 
 
 def emit(fd, document):
-    data = b"\n" + json.dumps(document, default=safe_text).encode("ascii") + b"\n"
+    data = b"\n" + json.dumps(jsonable(document), default=safe_text).encode("ascii") + b"\n"
     while data:
         data = data[os.write(fd, data) :]
+
+
+def jsonable(value, depth=0):
+    """`value` with what strict JSON cannot carry replaced by text: NaN and
+    infinities (a config default can be one), integers beyond 64 bits (Python
+    refuses to print very long ones), non-text keys and runaway nesting."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else f"<int of {value.bit_length()} bits>"
+    if depth > 64:
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(key): jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item, depth + 1) for item in value]
+    return safe_text(value)
 
 
 def safe_text(value):
@@ -370,10 +430,15 @@ def module_not_found_name(exc):
 
 
 def encode(value, depth=0):
-    """JSON form of a spec attribute: enums by value, unknown objects described."""
+    """JSON form of a spec attribute: enums by value, unknown objects and
+    text that is not UTF-8 described."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return {"$type": "non-UTF-8 text", "$repr": safe_text(value)}
         return safe_text(value)
     enum_value = getattr(value, "value", None) if hasattr(type(value), "__members__") else None
     if isinstance(enum_value, str):
@@ -502,6 +567,13 @@ def check_external(request):
         returned = get_spec()
     except BaseException as exc:  # noqa: BLE001
         return failure("get_provider_spec_raised", target=target, exception=describe_exception(exc))
+    try:
+        return describe_returned(request, target, returned)
+    except BaseException as exc:  # noqa: BLE001 - a hostile object's __class__, __eq__ or property
+        return failure("spec_unreadable", target=target, exception=describe_exception(exc))
+
+
+def describe_returned(request, target, returned):
     document = {"result": "ok", "source": "external", "target": target}
     if isinstance(returned, list):
         offered = [encode(getattr(item, "provider_type", None)) for item in returned]

@@ -75,12 +75,17 @@ fn normalize(name: &str) -> String {
 
 /// `Name` and `Version` from the headers of a METADATA or PKG-INFO file.
 fn read_headers(path: &Path) -> Option<(String, String)> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     fs::File::open(path)
         .ok()?
         .take(HEADER_BYTES)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .ok()?;
+    parse_headers(&String::from_utf8_lossy(&bytes))
+}
+
+/// `Name` and `Version` from the header block (up to the first empty line).
+fn parse_headers(text: &str) -> Option<(String, String)> {
     let mut name = None;
     let mut version = None;
     for line in text.lines().take_while(|line| !line.is_empty()) {
@@ -141,7 +146,7 @@ impl InstalledDistributions {
         token: &str,
         environment: Option<&MarkerEnvironment>,
     ) -> Option<UnmetRequirement> {
-        let Ok(requirement) = Requirement::<pep508_rs::VerbatimUrl>::from_str(token) else {
+        let Some(requirement) = parse_requirement(token) else {
             // Not PEP 508 at all: the best we can do is look the text up as a name.
             let installed = self.versions.get(&normalize(token)).cloned();
             return installed.is_none().then(|| UnmetRequirement {
@@ -171,6 +176,21 @@ impl InstalledDistributions {
     }
 }
 
+/// A PEP 508 requirement, or `None`. pep508_rs 0.9 panics on a name that
+/// ends in `-`, `_` or `.` right before a specifier (`a->=1`); such text is
+/// refused here first, since `pip_packages` comes from provider code.
+fn parse_requirement(text: &str) -> Option<Requirement<pep508_rs::VerbatimUrl>> {
+    let name: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    if name.ends_with(['-', '_', '.']) {
+        return None;
+    }
+    Requirement::from_str(text).ok()
+}
+
 /// The requirements of one `pip_packages` entry, pip options removed: the
 /// whole rest if it parses as one requirement (`pkg >= 1 ; marker`), else
 /// each word (`torch torchvision`).
@@ -187,7 +207,7 @@ fn requirement_tokens(entry: &str) -> Vec<String> {
         words.push(word);
     }
     let whole = words.join(" ");
-    if words.len() > 1 && Requirement::<pep508_rs::VerbatimUrl>::from_str(&whole).is_ok() {
+    if words.len() > 1 && parse_requirement(&whole).is_some() {
         return vec![whole];
     }
     words.into_iter().map(String::from).collect()
@@ -234,6 +254,12 @@ mod tests {
             .iter()
             .map(UnmetRequirement::describe)
             .collect()
+    }
+
+    #[test]
+    fn a_name_ending_in_a_separator_is_not_pep_508_and_does_not_panic() {
+        assert!(parse_requirement("a->=1").is_none());
+        assert_eq!(unmet(&installed(&[]), "a->=1"), ["a->=1 (not installed)"]);
     }
 
     #[test]
@@ -314,5 +340,76 @@ mod tests {
             Some("2.0")
         );
         assert_eq!(found.versions.get("other").map(String::as_str), Some("3.0"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, text_of};
+
+        const METADATA_FRAGMENTS: &[&str] = &[
+            "Metadata-Version: 2.1\n",
+            "Name: ",
+            "Version: ",
+            "foo_bar",
+            "1.0.0",
+            "\n",
+            "\n\n",
+            ": ",
+            "Requires-Dist: x\n",
+        ];
+
+        const REQUIREMENT_FRAGMENTS: &[&str] = &[
+            "torch",
+            "ollama",
+            "h11",
+            ">=",
+            "==",
+            "<",
+            "~=",
+            "!=",
+            "0.16.0",
+            "1",
+            ",",
+            ";",
+            " python_version >= '3.8'",
+            " sys_platform == 'win32'",
+            "[extra]",
+            "@ https://x.invalid/a.whl",
+            " ",
+            "--extra-index-url",
+            "--no-deps",
+            "-i",
+            "-c",
+            "(",
+            ")",
+            "'",
+            "\"",
+        ];
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_metadata_header_block_parses_or_is_skipped(text in text_of(METADATA_FRAGMENTS)) {
+                if let Some((name, version)) = parse_headers(&text) {
+                    prop_assert!(!name.contains('\n') && !version.contains('\n'));
+                }
+            }
+
+            #[test]
+            fn any_pip_packages_entry_is_checked_without_panicking(
+                entry in text_of(REQUIREMENT_FRAGMENTS),
+                python_version in "[0-9.]{0,8}",
+            ) {
+                let installed = InstalledDistributions {
+                    versions: BTreeMap::from([("torch".to_string(), "2.9.0".to_string()), ("h11".to_string(), "not a version".to_string())]),
+                };
+                for unmet in installed.unmet(&[entry], &python_version, "x86_64") {
+                    prop_assert!(!unmet.describe().is_empty());
+                }
+            }
+        }
     }
 }

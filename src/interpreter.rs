@@ -339,12 +339,37 @@ pub(crate) fn query(
             .map(|(document, parent)| (document, Some(parent)))
     } else {
         probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout)
-            .map(|(document, _)| (document, None))
+            .map(|probed| (probed.document, None))
     };
+    // Leftovers of a chatty start-up (sitecustomize) are killed; they are not
+    // the server's concern.
     let (document, parent) = match answered {
         Ok(answered) => answered,
         Err(err) => return Err(channel_error(path, err, timeout)),
     };
+    let facts = interpret(interpreter, path, document)?;
+    let runner = match parent {
+        Some(parent) if facts.isolation.mode == IsolationMode::Fork => {
+            tracing::info!("each provider is checked in a fork of one warm interpreter");
+            parent.into_runner(&facts.interpreter.path)
+        }
+        _ => {
+            tracing::info!(
+                reason = facts.isolation.reason.as_deref().unwrap_or_default(),
+                "each provider is checked in a fresh interpreter"
+            );
+            Runner::fresh(&facts.interpreter.path)
+        }
+    };
+    Ok((facts, runner))
+}
+
+/// What the facts document says about `interpreter` (shown as `path`).
+fn interpret(
+    interpreter: Interpreter,
+    path: String,
+    document: FactsDocument,
+) -> Result<InterpreterFacts, InterpreterError> {
     match document {
         FactsDocument::Ok {
             python,
@@ -372,26 +397,12 @@ pub(crate) fn query(
                 mode: IsolationMode::Spawn,
                 reason: Some("--no-fork".to_string()),
             });
-            let runner = match parent {
-                Some(parent) if isolation.mode == IsolationMode::Fork => {
-                    tracing::info!("each provider is checked in a fork of one warm interpreter");
-                    parent.into_runner(&interpreter.path)
-                }
-                _ => {
-                    tracing::info!(
-                        reason = isolation.reason.as_deref().unwrap_or_default(),
-                        "each provider is checked in a fresh interpreter"
-                    );
-                    Runner::fresh(&interpreter.path)
-                }
-            };
-            let facts = InterpreterFacts {
+            Ok(InterpreterFacts {
                 interpreter,
                 python: *python,
                 llama_stack,
                 isolation,
-            };
-            Ok((facts, runner))
+            })
         }
         FactsDocument::Error {
             kind,
@@ -529,5 +540,35 @@ mod tests {
             Some("llama_stack.providers.datatypes")
         )));
         assert!(!is_supported(&facts("0.8.0", Some("llama_stack_api"))));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, mutated_json};
+
+        /// Documents of the shapes the probe's facts mode prints.
+        const SAMPLES: &[&str] = &[
+            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api", "apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}}"#,
+            r#"{"result": "ok", "python": {"version": "3.12.1", "implementation": "cpython", "executable": "/f", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": null}"#,
+            r#"{"result": "error", "kind": "llama_stack_import_failed", "version": "0.6.1", "exception": {"type": "ImportError", "message": "m", "missing_module": null, "root_type": "ImportError", "root_message": "m", "root_missing_module": null, "traceback": "t"}}"#,
+        ];
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_facts_document_is_accepted_or_explained(text in mutated_json(SAMPLES)) {
+                let Ok(document) = serde_json::from_str::<FactsDocument>(&text) else {
+                    return Ok(());
+                };
+                let interpreter = Interpreter { path: "/v/bin/python".into(), source: InterpreterSource::Flag };
+                match interpret(interpreter, "/v/bin/python".to_string(), document) {
+                    Ok(facts) => prop_assert!(is_supported(&facts.llama_stack)),
+                    Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
+                }
+            }
+        }
     }
 }

@@ -10,6 +10,9 @@ mod cli;
 mod config;
 mod cross_provider;
 mod diagnostics;
+mod files;
+#[cfg(test)]
+mod fuzzing;
 mod import;
 mod installed;
 mod interpreter;

@@ -39,29 +39,30 @@ pub(crate) enum ChannelError {
     /// Python too old for the flags).
     NoDocument {
         code: i32,
-        stderr: String,
+        stderr: Captured,
     },
     Signalled {
         signal: i32,
-        stderr: String,
+        stderr: Captured,
     },
     TimedOut {
-        stderr: String,
+        stderr: Captured,
     },
     /// Printed something that is not the probe's document.
     Garbage {
         stdout: String,
-        stderr: String,
+        stderr: Captured,
     },
 }
 
 impl ChannelError {
     /// The captured stderr, trimmed to its last lines for messages, without the
     /// frames of the probe and of importlib and the module list that a crash
-    /// or hang dump includes.
+    /// or hang dump includes, and saying so when the capture itself was cut.
     pub(crate) fn stderr_tail(&self) -> String {
+        let empty = Captured::default();
         let stderr = match self {
-            ChannelError::Spawn(_) => "",
+            ChannelError::Spawn(_) => &empty,
             ChannelError::NoDocument { stderr, .. }
             | ChannelError::Signalled { stderr, .. }
             | ChannelError::TimedOut { stderr, .. }
@@ -81,12 +82,26 @@ impl ChannelError {
         // faulthandler lists every extension module loaded so far, which says
         // more about the warm parent's imports than about the crash.
         let is_module_list = |line: &&str| line.trim_start().starts_with("Extension modules: ");
-        let kept: Vec<&str> = stderr
+        let text = stderr.lossy();
+        let kept: Vec<&str> = text
             .lines()
             .filter(|line| !is_machinery_frame(line) && !is_module_list(line))
             .collect();
-        tail_lines(&kept.join("\n"), 20)
+        let tail = tail_lines(&kept.join("\n"), 20);
+        match stderr.truncation_note() {
+            Some(note) => format!("{note}\n{tail}"),
+            None => tail,
+        }
     }
+}
+
+/// A decoded probe document and how the run went.
+#[derive(Debug)]
+pub(crate) struct Probed<T> {
+    pub(crate) document: T,
+    pub(crate) elapsed: Duration,
+    /// Processes the probe left running, killed since (see [`subprocess`]).
+    pub(crate) leftovers: Vec<String>,
 }
 
 /// How much longer than a check's own deadline the driver waits for the warm
@@ -131,7 +146,7 @@ impl Runner {
         mode: &str,
         argument: &str,
         timeout: Duration,
-    ) -> Result<(T, Duration), ChannelError> {
+    ) -> Result<Probed<T>, ChannelError> {
         let Some(parent) = self.warm_parent.as_mut() else {
             return run(&self.python, &[mode, argument], timeout);
         };
@@ -171,7 +186,7 @@ pub(crate) fn start_warm<T: DeserializeOwned>(
             );
             return Err(match decode::<NotADocument>(run) {
                 Err(err) => err,
-                Ok((impossible, _)) => match impossible {},
+                Ok(impossible) => match impossible.document {},
             });
         };
         if !line.trim_start().starts_with('{') {
@@ -186,7 +201,7 @@ pub(crate) fn start_warm<T: DeserializeOwned>(
                 let stderr = parent.finish(Next::Closed, Captured::default()).stderr;
                 Err(ChannelError::Garbage {
                     stdout: tail_lines(&line, 5),
-                    stderr: stderr.text(),
+                    stderr,
                 })
             }
         };
@@ -234,6 +249,9 @@ struct ForkedRun {
     stderr: String,
     #[serde(default)]
     stderr_dropped: u64,
+    /// Processes left in the check's process group after it ended.
+    #[serde(default)]
+    leftovers: Vec<String>,
 }
 
 /// Sends one check to the warm parent and waits for its answer; `Err` is how
@@ -243,7 +261,7 @@ fn check_in_fork<T: DeserializeOwned>(
     mode: &str,
     argument: &str,
     timeout: Duration,
-) -> Result<Result<(T, Duration), ChannelError>, Next> {
+) -> Result<Result<Probed<T>, ChannelError>, Next> {
     let started = Instant::now();
     let request = serde_json::json!({
         "timeout": timeout.as_secs_f64(),
@@ -265,7 +283,9 @@ fn check_in_fork<T: DeserializeOwned>(
         };
         match serde_json::from_str::<WarmEvent>(&line) {
             Ok(WarmEvent::Started { pid }) => child_group = Some(pid),
-            Ok(WarmEvent::Ended(forked)) => {
+            Ok(WarmEvent::Ended(mut forked)) => {
+                // A daemon that left the check's group was handed to this process.
+                forked.leftovers.extend(subprocess::end_leftovers(None));
                 let ending = match (forked.ending.as_str(), forked.code, forked.signal) {
                     ("exited", Some(code), _) => Ending::Exited(code),
                     ("signalled", _, Some(signal)) => Ending::Signalled(signal),
@@ -286,6 +306,7 @@ fn check_in_fork<T: DeserializeOwned>(
                         dropped: forked.stderr_dropped,
                     },
                     elapsed: started.elapsed(),
+                    leftovers: forked.leftovers,
                 }));
             }
             Err(err) => tracing::debug!(%err, "ignored a line from the warm parent"),
@@ -299,7 +320,7 @@ pub(crate) fn run<T: DeserializeOwned>(
     python: &Path,
     args: &[&str],
     timeout: Duration,
-) -> Result<(T, Duration), ChannelError> {
+) -> Result<Probed<T>, ChannelError> {
     let run =
         subprocess::run(&probe_command(python, args, timeout)).map_err(ChannelError::Spawn)?;
     decode(run)
@@ -318,19 +339,16 @@ fn probe_command(python: &Path, args: &[&str], timeout: Duration) -> ChildComman
     }
 }
 
-fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<(T, Duration), ChannelError> {
-    let stderr = run.stderr.text();
-    match run.ending {
+fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<Probed<T>, ChannelError> {
+    let stderr = run.stderr;
+    let code = match run.ending {
         Ending::TimedOut => return Err(ChannelError::TimedOut { stderr }),
         Ending::Signalled(signal) => return Err(ChannelError::Signalled { signal, stderr }),
-        Ending::Exited(_) => {}
-    }
-    let stdout = String::from_utf8_lossy(&run.stdout.bytes).into_owned();
+        Ending::Exited(code) => code,
+    };
+    let stdout = run.stdout.lossy();
     let mut lines = stdout.lines().rev().filter(|line| !line.trim().is_empty());
     let Some(last) = lines.next() else {
-        let Ending::Exited(code) = run.ending else {
-            unreachable!("timeouts and signals returned above")
-        };
         return Err(ChannelError::NoDocument { code, stderr });
     };
     let earlier: Vec<&str> = lines.collect();
@@ -341,7 +359,11 @@ fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<(T, Duration), ChannelEr
         );
     }
     match serde_json::from_str::<T>(last) {
-        Ok(document) => Ok((document, run.elapsed)),
+        Ok(document) => Ok(Probed {
+            document,
+            elapsed: run.elapsed,
+            leftovers: run.leftovers,
+        }),
         Err(err) => {
             tracing::debug!(%err, "probe document did not decode");
             Err(ChannelError::Garbage {
@@ -352,11 +374,25 @@ fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<(T, Duration), ChannelEr
     }
 }
 
-/// The last `count` lines of `text`.
+/// Longest line a message quotes from captured output.
+const QUOTED_LINE_CHARS: usize = 300;
+
+/// The last `count` lines of `text`, each cut at [`QUOTED_LINE_CHARS`].
 pub(crate) fn tail_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     let start = lines.len().saturating_sub(count);
-    lines[start..].join("\n")
+    lines[start..]
+        .iter()
+        .map(|line| match line.char_indices().nth(QUOTED_LINE_CHARS) {
+            Some((cut, _)) => format!(
+                "{}... [{} more characters]",
+                &line[..cut],
+                line[cut..].chars().count()
+            ),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A Python exception as the probe describes it.
@@ -393,6 +429,7 @@ impl PyException {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subprocess::Captured;
 
     fn finished(stdout: &str, code: i32) -> ChildRun {
         ChildRun {
@@ -403,14 +440,15 @@ mod tests {
             },
             stderr: Captured::default(),
             elapsed: Duration::ZERO,
+            leftovers: Vec::new(),
         }
     }
 
     #[test]
     fn the_last_line_is_the_document_and_earlier_noise_is_ignored() {
         let run = finished("hello from sitecustomize\n{\"a\": 1}\n\n", 0);
-        let (value, _) = decode::<serde_json::Value>(run).unwrap();
-        assert_eq!(value, serde_json::json!({"a": 1}));
+        let probed = decode::<serde_json::Value>(run).unwrap();
+        assert_eq!(probed.document, serde_json::json!({"a": 1}));
     }
 
     #[test]
@@ -433,7 +471,10 @@ mod tests {
         let stderr = "Fatal Python error: Segmentation fault\n  File \"/p/provider.py\", line 3 in <module>\n  File \"<frozen importlib._bootstrap>\", line 488 in _call\n  File \"/usr/lib/python3.13/importlib/__init__.py\", line 88 in import_module\n  File \"<string>\", line 59 in main\n\n  Extension modules: yaml._yaml, pydantic_core._pydantic_core (total: 2)\n";
         let err = ChannelError::Signalled {
             signal: 11,
-            stderr: stderr.to_string(),
+            stderr: Captured {
+                bytes: stderr.as_bytes().to_vec(),
+                dropped: 0,
+            },
         };
         assert_eq!(
             err.stderr_tail(),
@@ -442,8 +483,74 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_capture_and_long_lines_are_marked() {
+        let err = ChannelError::NoDocument {
+            code: 1,
+            stderr: Captured {
+                bytes: format!("{}\ndone\n", "x".repeat(1000)).into_bytes(),
+                dropped: 42,
+            },
+        };
+        assert_eq!(
+            err.stderr_tail(),
+            format!(
+                "[output truncated: 42 earlier bytes not kept]\n{}... [700 more characters]\ndone",
+                "x".repeat(300)
+            )
+        );
+    }
+
+    #[test]
     fn the_embedded_probe_fits_in_one_argument() {
         // Linux refuses a single argv string over 128 KiB.
         assert!(PROBE_SOURCE.len() < 64 * 1024);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing;
+
+        fn ended(stdout: Vec<u8>, ending: Ending, dropped: u64) -> ChildRun {
+            ChildRun {
+                ending,
+                stdout: Captured {
+                    bytes: stdout,
+                    dropped,
+                },
+                stderr: Captured {
+                    bytes: b"Traceback\n\xff\xfe".to_vec(),
+                    dropped,
+                },
+                elapsed: Duration::ZERO,
+                leftovers: Vec::new(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_output_decodes_or_is_a_channel_error(
+                stdout in proptest::collection::vec(any::<u8>(), 0..512),
+                code in -1i32..256,
+                dropped in 0u64..3,
+            ) {
+                let run = ended(stdout, Ending::Exited(code), dropped);
+                if let Err(err) = decode::<serde_json::Value>(run) {
+                    let _ = err.stderr_tail();
+                }
+            }
+
+            #[test]
+            fn any_json_line_decodes_as_a_document_or_garbage(json in fuzzing::json_value()) {
+                let run = ended(format!("noise\n{json}\n").into_bytes(), Ending::Exited(0), 0);
+                match decode::<PyException>(run) {
+                    Ok(probed) => prop_assert!(!probed.document.summary().is_empty() || probed.document.kind.is_empty()),
+                    Err(err) => prop_assert!(matches!(err, ChannelError::Garbage { .. }), "{err:?}"),
+                }
+            }
+        }
     }
 }

@@ -2,19 +2,21 @@
 //!
 //! Modules:
 //! - `cli`: golden cases in `tests/cmd/*.toml`, each a command line with its
-//!   environment, expected exit code and exact stdout and stderr (trycmd).
+//!   environment, expected exit code and exact stdout and stderr (trycmd);
+//!   the whole corpus changes no file and leaves no process behind.
+//! - `bad_input`: inputs made at run time (a FIFO, a 100 MB file, a symlink
+//!   loop, an unreadable file), each with its exit code and exact message.
 //! - `codes`: every diagnostic code is declared once and documented in the README.
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
-//! - `no_writes`: a full run leaves every file as it was.
 //! - `real_server`: preflight against real llama-stack releases and provider
 //!   packages, each verdict checked against the real server.
 //! - `support`: paths to the repository and the test virtualenv.
 
+mod bad_input;
 mod cli;
 mod codes;
 mod exec;
 mod no_network;
-mod no_writes;
 mod real_server;
 mod support;
