@@ -1,4 +1,6 @@
-//! Runs every `tests/cmd/*.toml` case against the built binary.
+//! Runs every `tests/cmd/*.toml` case against the built binary, and the
+//! native-code cases of `tests/cmd/native/`, each with the fixture
+//! environment [`native_fixtures`] builds for it.
 //!
 //! The fixture providers in `testdata/providers` are built against the real
 //! `llama_stack_api`, so the cases need the llama-stack 0.7.3 virtualenv that
@@ -8,6 +10,7 @@
 
 use std::path::Path;
 
+use crate::native_fixtures;
 use crate::support::{repo, test_virtualenv};
 
 fn python_version(venv: &Path) -> String {
@@ -21,22 +24,41 @@ fn python_version(venv: &Path) -> String {
         .to_string()
 }
 
-#[test]
-fn golden_cases() {
+/// Golden cases run with `pythonpath`, the test virtualenv and the usual
+/// substitutions (`[VENV]`, `[PYVERSION]`, `[REPO]`).
+fn cases(pythonpath: &str) -> trycmd::TestCases {
     let venv = test_virtualenv();
-    let root = repo().display().to_string();
     let cases = trycmd::TestCases::new();
     cases
         .register_bin("llama-stack", trycmd::cargo::cargo_bin("llama-stack"))
         .env("VIRTUAL_ENV", venv.display().to_string())
         .env("NO_COLOR", "1")
         .env("RUST_BACKTRACE", "0")
-        .env("PYTHONPATH", format!("{root}/testdata/providers"))
+        .env("PYTHONPATH", pythonpath)
         .insert_var("[VENV]", venv.display().to_string())
         .expect("valid variable")
         .insert_var("[PYVERSION]", python_version(&venv))
         .expect("valid variable")
-        .insert_var("[REPO]", root)
+        .insert_var("[REPO]", repo().display().to_string())
         .expect("valid variable");
-    cases.case("tests/cmd/*.toml");
+    cases
+}
+
+#[test]
+fn golden_cases() {
+    let root = repo().display().to_string();
+    cases(&format!("{root}/testdata/providers")).case("tests/cmd/*.toml");
+}
+
+#[test]
+fn native_golden_cases() {
+    let fixtures = native_fixtures::Fixtures::build(&test_virtualenv());
+    for (case, pythonpath) in fixtures.cases() {
+        let runner = cases(&pythonpath);
+        runner
+            .insert_var("[FIXTURES]", fixtures.root().display().to_string())
+            .expect("valid variable")
+            .case(format!("tests/cmd/native/{case}.toml"));
+        runner.run();
+    }
 }

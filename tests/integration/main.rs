@@ -5,6 +5,8 @@
 //!   environment, expected exit code and exact stdout and stderr (trycmd).
 //! - `codes`: every diagnostic code is declared once and documented in the README.
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
+//! - `native_fixtures`: the environments of the native-code golden cases, built
+//!   at test time from `testdata/native` and the cached foreign wheels.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `no_writes`: a full run leaves every file as it was.
 //! - `real_server`: preflight against real llama-stack releases and provider
@@ -14,6 +16,7 @@
 mod cli;
 mod codes;
 mod exec;
+mod native_fixtures;
 mod no_network;
 mod no_writes;
 mod real_server;
