@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::interpreter::PythonFacts;
 use crate::native::header::{self, Content};
 use crate::native::platform::{ElfIdentity, Libc, Os, Target};
+use crate::native::wheel::glibc_pair;
 
 /// The running interpreter, as native files see it.
 #[derive(Debug, Clone)]
@@ -83,11 +84,16 @@ impl Interpreter {
 
     /// `--platform` values for `pip install --target` that select wheels this
     /// interpreter loads. pip does not widen `--platform` to older manylinux
-    /// versions (pypa/pip#10760), so two common ones are named.
+    /// versions (pypa/pip#10760), so the two common ones that fit are named.
     pub(crate) fn pip_platforms(&self) -> String {
         let arch = self.target.arch.wheel();
         let policies: &[&str] = match &self.target.libc {
             Some(Libc::Musl) => &["musllinux_1_1", "musllinux_1_2"],
+            Some(Libc::Glibc(Some(version)))
+                if glibc_pair(version).is_some_and(|pair| pair < (2, 28)) =>
+            {
+                &["manylinux2014"]
+            }
             _ => &["manylinux2014", "manylinux_2_28"],
         };
         policies

@@ -239,4 +239,41 @@ mod tests {
         assert!(supports("cp313-cp313-musllinux_1_2_x86_64", Libc::Musl));
         assert!(!supports("cp313-cp313-manylinux_2_17_x86_64", Libc::Musl));
     }
+
+    #[test]
+    fn wheel_names_are_rebuilt_from_compressed_tag_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = dir.path().join("pydantic_core-2.50.5.dist-info");
+        let distribution = Distribution {
+            name: "pydantic_core".into(),
+            version: "2.50.5".into(),
+            info_dir: info.clone(),
+            requires_dist: Vec::new(),
+            requires_python: None,
+        };
+        #[allow(clippy::disallowed_methods)] // a fixture in a temporary directory
+        {
+            std::fs::create_dir_all(&info).unwrap();
+            std::fs::write(
+                info.join("WHEEL"),
+                "Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_aarch64\nTag: cp311-cp311-manylinux2014_aarch64\n",
+            )
+            .unwrap();
+        }
+        let found = tags(&distribution);
+        assert_eq!(
+            file_name(&distribution, &found),
+            "pydantic_core-2.50.5-cp311-cp311-manylinux2014_aarch64.manylinux_2_17_aarch64.whl"
+        );
+        #[allow(clippy::disallowed_methods)]
+        std::fs::write(
+            info.join("direct_url.json"),
+            r#"{"url": "file:///packages/pydantic_core-2.50.5-cp311-cp311-manylinux_2_17_aarch64.whl"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            file_name(&distribution, &found),
+            "pydantic_core-2.50.5-cp311-cp311-manylinux_2_17_aarch64.whl"
+        );
+    }
 }
