@@ -276,11 +276,18 @@ impl Checker {
                 self.check_unowned(&location, interpreter, entry, warnings)?;
             }
         }
-        let Some(environment) = installed::marker_environment(&self.facts_version, &self.machine)
-        else {
-            return Ok(());
+        if roots.is_empty() {
+            tracing::debug!(
+                provider = entry.display_id(),
+                "no distribution owns the provider"
+            );
+        }
+        // Without a marker environment (an unparsable version) only the roots are known.
+        let closure = match installed::marker_environment(&self.facts_version, &self.machine) {
+            Some(environment) => installed.closure(&roots, &environment),
+            None => roots,
         };
-        for distribution in installed.closure(&roots, &environment) {
+        for distribution in closure {
             if self.judged.insert(distribution.info_dir.clone()) {
                 self.check_distribution(distribution, interpreter, entry, warnings)?;
             }

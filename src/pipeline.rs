@@ -5,8 +5,8 @@
 //! configuration), then run.yaml is parsed and its sections checked against the
 //! installed llama-stack, then each provider in file order goes through the
 //! native-code checks (in Rust, before anything of it is imported), then
-//! import, spec retrieval and spec validation in its own probe process. The result is
-//! the spec's `PreflightResult`; rendering it is the report's job.
+//! import, spec retrieval and spec validation in its own probe process. The
+//! result is the spec's `PreflightResult`; rendering it is the report's job.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
