@@ -484,6 +484,7 @@ def is_remote_spec(spec):
 
 
 def facts():
+    import importlib.machinery
     import importlib.metadata
     import platform
     import sysconfig
@@ -497,6 +498,10 @@ def facts():
             "platform": sys.platform,
             "machine": platform.machine(),
             "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
+            # The suffixes the importer looks for, in its order: a native file
+            # with another suffix is invisible to it.
+            "extension_suffixes": list(importlib.machinery.EXTENSION_SUFFIXES),
+            "glibc": glibc_version(),
             "sys_path": [safe_text(p) for p in sys.path],
         },
         "llama_stack": None,
@@ -524,6 +529,15 @@ def facts():
                 "exception": describe_exception(exc),
             }
     return document
+
+
+def glibc_version():
+    """The C library's version ("2.36"), None on musl and other libcs."""
+    try:
+        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return version if name == "glibc" else None
 
 
 def api_layout():

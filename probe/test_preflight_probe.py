@@ -140,6 +140,16 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(document["python"]["executable"], sys.executable)
         self.assertEqual(document["llama_stack"] is not None, HAS_LLAMA_STACK)
 
+    def test_facts_name_what_native_files_must_match(self):
+        import importlib.machinery
+        import platform
+
+        document, _ = run_probe("facts")
+        python = document["python"]
+        self.assertEqual(python["extension_suffixes"], importlib.machinery.EXTENSION_SUFFIXES)
+        libc, version = platform.libc_ver()
+        self.assertEqual(python["glibc"], version if libc == "glibc" else None)
+
     def test_a_bad_request_is_reported_as_data(self):
         document, _ = run_probe("nonsense")
         self.assertEqual(document["kind"], "bad_request")

@@ -74,6 +74,12 @@ pub(crate) struct PythonFacts {
     pub(crate) platform: String,
     pub(crate) machine: String,
     pub(crate) ext_suffix: Option<String>,
+    /// `importlib.machinery.EXTENSION_SUFFIXES`, in the importer's order.
+    #[serde(default)]
+    pub(crate) extension_suffixes: Vec<String>,
+    /// The glibc version (`2.36`); `None` on musl.
+    #[serde(default)]
+    pub(crate) glibc: Option<String>,
     pub(crate) sys_path: Vec<String>,
 }
 

@@ -2,8 +2,8 @@
 //! whether every provider in a run.yaml will load, and if not, says which
 //! provider, which package, what went wrong and how to fix it.
 //!
-//! Data flow: cli → config → interpreter → probe (import, spec retrieval) →
-//! spec → report. `main` only parses the command line, sets up logging, runs
+//! Data flow: cli → config → interpreter → native → probe (import, spec
+//! retrieval) → spec → report. `main` only parses the command line, sets up logging, runs
 //! the pipeline and hands its exit code back; nothing else ends the process.
 
 mod cli;
@@ -17,6 +17,7 @@ mod import;
 mod installed;
 mod interpreter;
 mod metadata;
+mod native;
 mod pipeline;
 mod probe;
 mod report;

@@ -3,9 +3,10 @@
 //! run.yaml is read, then the interpreter is chosen and queried (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
 //! configuration), then run.yaml is parsed and its sections checked against the
-//! installed llama-stack, then each provider in file order goes through import,
-//! spec retrieval and spec validation in its own probe process. The result is
-//! the spec's `PreflightResult`; rendering it is the report's job.
+//! installed llama-stack, then each provider in file order goes through the
+//! native-code checks (in Rust, before anything of it is imported), then
+//! import, spec retrieval and spec validation in its own probe process. The
+//! result is the spec's `PreflightResult`; rendering it is the report's job.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
+use crate::native;
 use crate::probe::Runner;
 use crate::spec::{self, Rejection, ValidatedSpec};
 
@@ -113,6 +115,7 @@ pub(crate) fn run(
         });
     }
     let metadata_dir = options.metadata_dir.as_deref().filter(|dir| dir.is_dir());
+    let mut native = native::Checker::new(&facts);
     let config = match config::load(&options.run_yaml, &text, environment)
         .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
     {
@@ -142,11 +145,20 @@ pub(crate) fn run(
                 check_config: options.check_config,
             },
             metadata_dir,
+            &mut native,
             &mut result.warnings,
         );
         result.failure = checked.1;
         result.providers.push(checked.0);
     }
+    let scanned = native.stats();
+    tracing::info!(
+        distributions = scanned.distributions,
+        files = scanned.files,
+        bytes_read = scanned.bytes_read,
+        elapsed_ms = scanned.elapsed.as_millis() as u64,
+        "native checks, whole run"
+    );
     if result.failure.is_none() {
         let checked = cross_provider::check(
             &config.apis,
@@ -186,6 +198,7 @@ fn check_provider(
     facts: &InterpreterFacts,
     settings: CheckSettings,
     metadata_dir: Option<&Path>,
+    native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> (ProviderResult, Option<Failure>) {
     let mut result = ProviderResult {
@@ -200,6 +213,9 @@ fn check_provider(
     if let Some(disabled) = entry.disabled.filter(|_| !entry.is_imported()) {
         result.status = ProviderStatus::Skipped(disabled);
         return (result, None);
+    }
+    if let Err(err) = native.check(entry, warnings) {
+        return fail(result, err);
     }
     let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, settings);
     let report: ProbeReport = match probed {

@@ -1,6 +1,8 @@
 //! Runs every `tests/cmd/*.toml` case against the built binary, and proves
 //! that the whole corpus, hostile providers and bad inputs included, changes
-//! no file and leaves no process behind.
+//! no file and leaves no process behind; then the native-code cases of
+//! `tests/cmd/native/`, each with the fixture environment [`native_fixtures`]
+//! builds for it.
 //!
 //! The fixture providers in `testdata/providers` are built against the real
 //! `llama_stack_api`, so the cases need the llama-stack 0.7.3 virtualenv that
@@ -19,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::native_fixtures;
 use crate::support::{
     Watch, changed_paths, processes_with_env, python_version, repo, scratch_dir, snapshot,
     test_virtualenv,
@@ -55,24 +58,7 @@ fn golden_cases_change_nothing_and_leave_no_process() {
         );
         all
     };
-    let cases = trycmd::TestCases::new();
-    cases
-        .register_bin("llama-stack", trycmd::cargo::cargo_bin("llama-stack"))
-        .env("VIRTUAL_ENV", venv.display().to_string())
-        .env("NO_COLOR", "1")
-        .env("RUST_BACKTRACE", "0")
-        .env("PYTHONPATH", format!("{root}/testdata/providers"))
-        .env("HOME", home.display().to_string())
-        .env("TMPDIR", home.display().to_string())
-        // Only preflight's own -B may keep bytecode off the disk.
-        .env("PYTHONDONTWRITEBYTECODE", "")
-        .env(MARKER, marker.clone())
-        .insert_var("[VENV]", venv.display().to_string())
-        .expect("valid variable")
-        .insert_var("[PYVERSION]", python_version(&venv))
-        .expect("valid variable")
-        .insert_var("[REPO]", root)
-        .expect("valid variable");
+    let cases = cases(&format!("{root}/testdata/providers"), &home, &marker);
     cases.case("tests/cmd/*.toml");
     let before = take();
     cases.run();
@@ -98,4 +84,49 @@ fn golden_cases_change_nothing_and_leave_no_process() {
         "the snapshot saw only {} paths",
         before.len()
     );
+}
+
+/// Golden cases run with `pythonpath`, the test virtualenv, `home` as their
+/// `HOME` and `TMPDIR`, `marker` in their environment, and the usual
+/// substitutions (`[VENV]`, `[PYVERSION]`, `[REPO]`).
+fn cases(pythonpath: &str, home: &Path, marker: &str) -> trycmd::TestCases {
+    let venv = test_virtualenv();
+    let cases = trycmd::TestCases::new();
+    cases
+        .register_bin("llama-stack", trycmd::cargo::cargo_bin("llama-stack"))
+        .env("VIRTUAL_ENV", venv.display().to_string())
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        .env("PYTHONPATH", pythonpath)
+        .env("HOME", home.display().to_string())
+        .env("TMPDIR", home.display().to_string())
+        // Only preflight's own -B may keep bytecode off the disk.
+        .env("PYTHONDONTWRITEBYTECODE", "")
+        .env(MARKER, marker)
+        .insert_var("[VENV]", venv.display().to_string())
+        .expect("valid variable")
+        .insert_var("[PYVERSION]", python_version(&venv))
+        .expect("valid variable")
+        .insert_var("[REPO]", repo().display().to_string())
+        .expect("valid variable");
+    cases
+}
+
+#[test]
+fn native_golden_cases() {
+    let fixtures = native_fixtures::Fixtures::build(&test_virtualenv());
+    let home = scratch_dir("native-home");
+    let marker = home.display().to_string();
+    for (case, pythonpath) in fixtures.cases() {
+        let runner = cases(&pythonpath, &home, &marker);
+        runner
+            .insert_var("[FIXTURES]", fixtures.root().display().to_string())
+            .expect("valid variable")
+            .case(format!("tests/cmd/native/{case}.toml"));
+        runner.run();
+    }
+    let left = processes_with_env(MARKER, &marker);
+    #[allow(clippy::disallowed_methods)] // the test's own temporary directory
+    let _ = std::fs::remove_dir_all(&home);
+    assert!(left.is_empty(), "processes left running: {left:#?}");
 }

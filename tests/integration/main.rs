@@ -8,6 +8,8 @@
 //!   loop, an unreadable file), each with its exit code and exact message.
 //! - `codes`: every diagnostic code is declared once and documented in the README.
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
+//! - `native_fixtures`: the environments of the native-code golden cases, built
+//!   at test time from `testdata/native` and the cached foreign wheels.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `real_server`: preflight against real llama-stack releases and provider
 //!   packages, each verdict checked against the real server.
@@ -17,6 +19,7 @@ mod bad_input;
 mod cli;
 mod codes;
 mod exec;
+mod native_fixtures;
 mod no_network;
 mod real_server;
 mod support;
