@@ -8,6 +8,11 @@ Modes:
   provider REQUEST   import one provider the way the llama-stack server does and
                      describe what get_provider_spec() returned. REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
+  serve              the warm parent: print the facts document, import what
+                     every provider shares once, then read one line per check
+                     from stdin ({"timeout", "mode", "argument"}) and answer it
+                     from a forked child, as if `mode argument` had been run in
+                     a fresh interpreter (see supervise()).
 
 The probe only gathers facts; every verdict is made by the driver. Known
 failures are data ({"result": "error", "kind": ...}); a non-zero exit or a
@@ -18,8 +23,12 @@ import faulthandler
 import importlib
 import importlib.util
 import json
+import math
 import os
+import selectors
+import signal
 import sys
+import time
 import traceback
 
 # The spec fields the driver validates or shows; absent attributes are left out.
@@ -39,6 +48,8 @@ SPEC_FIELDS = (
     "toolgroup_id",
 )
 TEXT_LIMIT = 4000
+# What is kept of each output stream of a forked check, as the driver keeps of a process.
+CAPTURE_LIMIT = 8 * 1024 * 1024
 
 # Audit events that change files, reach the network or start programs.
 WRITE_EVENTS = {
@@ -126,21 +137,52 @@ class Sandbox:
             self.denied.append({"operation": operation, "target": safe_text(target)})
         raise PermissionError(f"llama-stack preflight denied {operation} {target!r}: it never writes or connects")
 
-    def report(self):
-        return {"denied": self.denied, "programs": self.programs}
+    def report(self, changed):
+        return {"denied": self.denied, "programs": self.programs, "changed": changed}
+
+
+def process_state():
+    """What provider code may change that would alter how the server loads
+    everything after it: the working directory and the import path."""
+    try:
+        cwd = os.getcwd()
+    except OSError as exc:  # the directory was removed
+        cwd = f"<unavailable: {exc}>"
+    return cwd, list(sys.path)
+
+
+def state_changes(before, after):
+    (cwd_before, path_before), (cwd_after, path_after) = before, after
+    changes = []
+    if cwd_after != cwd_before:
+        changes.append({"operation": "os.chdir", "target": safe_text(cwd_after)})
+    changes += [{"operation": "sys.path gained", "target": safe_text(p)} for p in path_after if p not in path_before]
+    changes += [{"operation": "sys.path lost", "target": safe_text(p)} for p in path_before if p not in path_after]
+    return changes[:20]
 
 
 def main():
-    # Provider code may print, or write to fd 1 from C. Keep the real stdout
-    # for the result and send everything else to stderr.
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "serve":
+        serve()
+    answer(mode, sys.argv[2] if len(sys.argv) > 2 else "", take_stdout())
+
+
+def take_stdout():
+    """Keeps the real stdout for results and sends everything else to stderr:
+    provider code may print, or write to fd 1 from C."""
     sys.stdout.flush()
     result_fd = os.dup(1)
     os.dup2(2, 1)
+    return result_fd
+
+
+def answer(mode, argument, result_fd):
     # A crash or a hang in provider code then leaves its Python stack on stderr.
     faulthandler.enable()
-    mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    request = json.loads(sys.argv[2]) if mode == "provider" and len(sys.argv) > 2 else {}
+    request = json.loads(argument) if mode == "provider" and argument else {}
     sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
+    before = process_state()
     try:
         if mode == "facts":
             document = facts()
@@ -148,20 +190,172 @@ def main():
             faulthandler.dump_traceback_later(request["dump_stack_after"], exit=False)
             document = check_provider(request)
         else:
-            document = {"result": "error", "kind": "bad_request", "message": repr(sys.argv[1:])}
+            document = {"result": "error", "kind": "bad_request", "message": safe_text([mode, argument])}
     except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
         document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
-    document["sandbox"] = sandbox.report()
+    changed = state_changes(before, process_state()) if request else []
+    document["sandbox"] = sandbox.report(changed)
     emit(result_fd, document)
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.
     os._exit(0)
 
 
+def serve():
+    """One interpreter imports llama-stack once; each check runs in a fork of it."""
+    control = take_stdout()
+    faulthandler.enable()
+    document = facts()
+    if document["result"] == "ok":
+        document["isolation"] = warm_up(document["llama_stack"])
+    emit(control, document)
+    if document.get("isolation", {}).get("mode") != "fork":
+        os._exit(0)
+    for line in iter(sys.stdin.buffer.readline, b""):
+        try:
+            answered = supervise(json.loads(line), control)
+        except OSError as exc:  # no process or pipe left for the check
+            answered = {"event": "ended", "ending": "not_started", "message": safe_text(str(exc))}
+        emit(control, answered)
+    os._exit(0)
+
+
+def warm_up(llama_stack):
+    """Imports what the server imports before any provider (every in-tree
+    registry), then says whether forking this process is safe."""
+    if not hasattr(os, "fork") or not hasattr(os, "waitid"):
+        return {"mode": "spawn", "reason": "this platform cannot fork and wait the way the probe needs"}
+    for api in (llama_stack or {}).get("providable_apis", []):
+        try:
+            importlib.import_module("llama_stack.providers.registry." + api)
+        except BaseException:  # noqa: BLE001 - the child that needs it meets the same failure
+            pass
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        threads = threading.active_count()
+    if threads > 1:
+        return {"mode": "spawn", "reason": f"{threads} threads run after the shared imports; a fork would copy their locks"}
+    return {"mode": "fork", "reason": None}
+
+
+def supervise(check, control):
+    """Answers one check from a forked child, reported as a process run: how it
+    ended, its result channel ("stdout") and its other output ("stderr"). The
+    child leads its own process group, which is killed when it ends or at the
+    deadline, so nothing it started outlives the check."""
+    result_r, result_w = os.pipe()
+    output_r, output_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(output_w, 1)
+            os.dup2(output_w, 2)
+            for fd in (null, output_w, output_r, result_r, control):
+                os.close(fd)
+            answer(check["mode"], check["argument"], result_w)
+        finally:
+            os._exit(70)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # the child did it first, or has already exited
+    emit(control, {"event": "started", "pid": pid})
+    os.close(result_w)
+    os.close(output_w)
+    streams = {result_r: bytearray(), output_r: bytearray()}
+    dropped = {result_r: 0, output_r: 0}
+    selector = selectors.DefaultSelector()
+    for fd in streams:
+        selector.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + check["timeout"]
+    ending, drain_until, leftovers = None, 0.0, []
+    while ending is None or (selector.get_map() and time.monotonic() < drain_until):
+        for key, _ in selector.select(timeout=0.01):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                continue
+            # Keep the end, as the driver does: that is where the fault shows.
+            streams[key.fd] += chunk
+            if len(streams[key.fd]) > 2 * CAPTURE_LIMIT:
+                dropped[key.fd] += len(streams[key.fd]) - CAPTURE_LIMIT
+                del streams[key.fd][:-CAPTURE_LIMIT]
+        if ending is None:
+            exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if exited is not None or time.monotonic() >= deadline:
+                leftovers = group_members(pid) if exited is not None else []
+                # Kill the group before reaping, while its id cannot be reused.
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                status = os.waitpid(pid, 0)[1]
+                ending = {"ending": "timed_out"} if exited is None else process_ending(status)
+                drain_until = time.monotonic() + 0.5
+    selector.close()
+    captured = {}
+    for name, fd in (("stdout", result_r), ("stderr", output_r)):
+        os.close(fd)
+        excess = max(0, len(streams[fd]) - CAPTURE_LIMIT)
+        captured[name] = streams[fd][excess:].decode("utf-8", "replace")
+        captured[name + "_dropped"] = dropped[fd] + excess
+    return {"event": "ended", **ending, **captured, "leftovers": leftovers}
+
+
+def group_members(group):
+    """Names of the processes still running in `group`, its leader aside:
+    what a check left behind when it ended."""
+    names = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == group:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        name, fields = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(group):
+            names.append(name)
+    return names
+
+
+def process_ending(status):
+    code = os.waitstatus_to_exitcode(status)
+    return {"ending": "signalled", "signal": -code} if code < 0 else {"ending": "exited", "code": code}
+
+
 def emit(fd, document):
-    data = b"\n" + json.dumps(document, default=safe_text).encode("ascii") + b"\n"
+    data = b"\n" + json.dumps(jsonable(document), default=safe_text).encode("ascii") + b"\n"
     while data:
         data = data[os.write(fd, data) :]
+
+
+def jsonable(value, depth=0):
+    """`value` with what strict JSON cannot carry replaced by text: NaN and
+    infinities (a config default can be one), integers beyond 64 bits (Python
+    refuses to print very long ones), non-text keys and runaway nesting."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else f"<int of {value.bit_length()} bits>"
+    if depth > 64:
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(key): jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item, depth + 1) for item in value]
+    return safe_text(value)
 
 
 def safe_text(value):
@@ -236,10 +430,15 @@ def module_not_found_name(exc):
 
 
 def encode(value, depth=0):
-    """JSON form of a spec attribute: enums by value, unknown objects described."""
+    """JSON form of a spec attribute: enums by value, unknown objects and
+    text that is not UTF-8 described."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return {"$type": "non-UTF-8 text", "$repr": safe_text(value)}
         return safe_text(value)
     enum_value = getattr(value, "value", None) if hasattr(type(value), "__members__") else None
     if isinstance(enum_value, str):
@@ -285,6 +484,7 @@ def is_remote_spec(spec):
 
 
 def facts():
+    import importlib.machinery
     import importlib.metadata
     import platform
     import sysconfig
@@ -298,6 +498,10 @@ def facts():
             "platform": sys.platform,
             "machine": platform.machine(),
             "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
+            # The suffixes the importer looks for, in its order: a native file
+            # with another suffix is invisible to it.
+            "extension_suffixes": list(importlib.machinery.EXTENSION_SUFFIXES),
+            "glibc": glibc_version(),
             "sys_path": [safe_text(p) for p in sys.path],
         },
         "llama_stack": None,
@@ -325,6 +529,15 @@ def facts():
                 "exception": describe_exception(exc),
             }
     return document
+
+
+def glibc_version():
+    """The C library's version ("2.36"), None on musl and other libcs."""
+    try:
+        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return version if name == "glibc" else None
 
 
 def api_layout():
@@ -368,6 +581,13 @@ def check_external(request):
         returned = get_spec()
     except BaseException as exc:  # noqa: BLE001
         return failure("get_provider_spec_raised", target=target, exception=describe_exception(exc))
+    try:
+        return describe_returned(request, target, returned)
+    except BaseException as exc:  # noqa: BLE001 - a hostile object's __class__, __eq__ or property
+        return failure("spec_unreadable", target=target, exception=describe_exception(exc))
+
+
+def describe_returned(request, target, returned):
     document = {"result": "ok", "source": "external", "target": target}
     if isinstance(returned, list):
         offered = [encode(getattr(item, "provider_type", None)) for item in returned]

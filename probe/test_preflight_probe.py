@@ -83,6 +83,30 @@ class EncodingTests(unittest.TestCase):
     def test_long_text_is_cut(self):
         self.assertTrue(probe.safe_text("x" * 10000).endswith("...[truncated]"))
 
+    def test_text_that_is_not_utf8_is_described_not_passed_on(self):
+        self.assertEqual(probe.encode("remote::x\udcff"), {"$type": "non-UTF-8 text", "$repr": "remote::x\\udcff"})
+
+    def test_what_strict_json_cannot_carry_becomes_text(self):
+        document = probe.jsonable({"nan": float("nan"), "big": 10**5000, 3: [float("-inf"), 2**63, True, None]})
+        self.assertEqual(
+            document, {"nan": "nan", "big": "<int of 16610 bits>", "3": ["-inf", 2**63, True, None]}
+        )
+        json.dumps(document, allow_nan=False)
+
+
+class StateTests(unittest.TestCase):
+    def test_changes_to_cwd_and_sys_path_are_listed(self):
+        before = ("/a", ["/x", "/y"])
+        self.assertEqual(
+            probe.state_changes(before, ("/b", ["/y", "/z"])),
+            [
+                {"operation": "os.chdir", "target": "/b"},
+                {"operation": "sys.path gained", "target": "/z"},
+                {"operation": "sys.path lost", "target": "/x"},
+            ],
+        )
+        self.assertEqual(probe.state_changes(before, before), [])
+
 
 class ExceptionTests(unittest.TestCase):
     def test_module_not_found_names_the_missing_module_and_hides_importlib(self):
@@ -115,6 +139,16 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(document["result"], "ok")
         self.assertEqual(document["python"]["executable"], sys.executable)
         self.assertEqual(document["llama_stack"] is not None, HAS_LLAMA_STACK)
+
+    def test_facts_name_what_native_files_must_match(self):
+        import importlib.machinery
+        import platform
+
+        document, _ = run_probe("facts")
+        python = document["python"]
+        self.assertEqual(python["extension_suffixes"], importlib.machinery.EXTENSION_SUFFIXES)
+        libc, version = platform.libc_ver()
+        self.assertEqual(python["glibc"], version if libc == "glibc" else None)
 
     def test_a_bad_request_is_reported_as_data(self):
         document, _ = run_probe("nonsense")
@@ -154,6 +188,37 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(document["exception"]["missing_module"], "pf_no_provider_module.provider")
 
 
+class HostileProviderTests(unittest.TestCase):
+    def test_an_object_that_raises_when_read_is_reported_as_unreadable(self):
+        document, _ = run_probe("provider", request("pf_hostile_object", "remote::pf_hostile_object"))
+        self.assertEqual(document["kind"], "spec_unreadable")
+        self.assertEqual(document["exception"]["message"], "attribute __class__ refused")
+
+    def test_a_changed_working_directory_is_recorded(self):
+        document, _ = run_probe("provider", request("pf_changes_cwd", "remote::pf_changes_cwd"))
+        self.assertEqual(document["sandbox"]["changed"], [{"operation": "os.chdir", "target": "/"}])
+
+    def test_a_changed_sys_path_is_recorded(self):
+        document, _ = run_probe("provider", request("pf_changes_sys_path", "remote::pf_changes_sys_path"))
+        self.assertEqual(
+            document["sandbox"]["changed"],
+            [{"operation": "sys.path gained", "target": "/opt/pf-changes-sys-path/vendor"}],
+        )
+
+    def test_a_forged_document_on_fd_1_does_not_reach_the_result_channel(self):
+        document, stdout = run_probe("provider", request("pf_forges_print", "remote::pf_forges_print"))
+        self.assertEqual(document["kind"], "get_provider_spec_raised")
+        self.assertNotIn("sandbox\": {}", stdout)
+
+    def test_system_exit_and_keyboard_interrupt_are_data(self):
+        document, _ = run_probe("provider", request("pf_keyboard_interrupt", "remote::pf_keyboard_interrupt"))
+        self.assertEqual((document["kind"], document["exception"]["type"]), ("import_failed", "KeyboardInterrupt"))
+        document, _ = run_probe("provider", request("pf_spec_system_exit", "remote::pf_spec_system_exit"))
+        self.assertEqual(
+            (document["kind"], document["exception"]["type"]), ("get_provider_spec_raised", "SystemExit")
+        )
+
+
 class SandboxTests(unittest.TestCase):
     def test_a_write_at_import_is_denied_and_recorded(self):
         with tempfile.TemporaryDirectory() as scratch:
@@ -183,6 +248,113 @@ class SandboxTests(unittest.TestCase):
         document, _ = run_probe("provider", request("pf_spawns", "remote::pf_spawns"))
         self.assertEqual(document["sandbox"]["programs"][0]["operation"], "subprocess.Popen")
         self.assertEqual(document["sandbox"]["denied"], [])
+
+
+class WarmParent:
+    """The probe's serve mode, driven the way the Rust driver drives it."""
+
+    def __init__(self, env=None):
+        with open(os.path.join(HERE, "preflight_probe.py")) as handle:
+            source = handle.read()
+        self.process = subprocess.Popen(
+            [sys.executable, "-B", "-P", "-c", source, "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+        self.facts = self.next_document()
+
+    def next_document(self):
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError("the warm parent closed its stdout")
+            if line.strip():
+                return json.loads(line)
+
+    def check(self, argument, timeout=30):
+        """Returns the started event and the ended event of one check."""
+        line = json.dumps({"timeout": timeout, "mode": "provider", "argument": argument})
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+        return self.next_document(), self.next_document()
+
+    def close(self):
+        self.process.stdin.close()
+        return self.process.wait(timeout=10)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            stream.close()
+
+
+def result_of(ended):
+    lines = [line for line in ended["stdout"].splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
+def process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class WarmParentTests(unittest.TestCase):
+    def setUp(self):
+        self.parent = WarmParent()
+        self.addCleanup(self.parent.stop)
+
+    def test_the_first_document_is_the_facts_and_forking_is_safe(self):
+        self.assertEqual(self.parent.facts["result"], "ok")
+        self.assertEqual(self.parent.facts["isolation"], {"mode": "fork", "reason": None})
+
+    def test_a_forked_check_answers_what_a_fresh_interpreter_answers(self):
+        argument = request("pf_no_provider_module", "remote::x")
+        fresh, _ = run_probe("provider", argument)
+        started, ended = self.parent.check(argument)
+        self.assertEqual(started["event"], "started")
+        self.assertEqual((ended["event"], ended["ending"], ended["code"]), ("ended", "exited", 0))
+        forked = result_of(ended)
+        del fresh["exception"]["traceback"], forked["exception"]["traceback"]
+        self.assertEqual(forked, fresh)
+
+    def test_a_crash_a_hang_and_an_exit_end_the_child_not_the_parent(self):
+        _, crashed = self.parent.check(request("pf_segfault", "remote::pf_segfault"))
+        self.assertEqual((crashed["ending"], crashed["signal"]), ("signalled", 11))
+        self.assertIn("Segmentation fault", crashed["stderr"])
+        started, hung = self.parent.check(request("pf_hang", "remote::pf_hang"), timeout=1)
+        self.assertEqual(hung["ending"], "timed_out")
+        self.assertFalse(process_exists(started["pid"]))
+        _, exited = self.parent.check(request("pf_exit", "remote::pf_exit"))
+        self.assertEqual((exited["ending"], exited["code"], exited["stdout"]), ("exited", 3, ""))
+        _, answered = self.parent.check(request("pf_no_provider_module", "remote::x"))
+        self.assertEqual(result_of(answered)["kind"], "import_failed")
+        self.assertEqual(self.parent.close(), 0)
+
+    def test_a_process_left_in_the_checks_group_is_named_and_killed(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            os.makedirs(os.path.join(scratch, "pf_leaves_sleep"))
+            with open(os.path.join(scratch, "pf_leaves_sleep", "__init__.py"), "w") as handle:
+                handle.write("")
+            with open(os.path.join(scratch, "pf_leaves_sleep", "provider.py"), "w") as handle:
+                handle.write("import subprocess\nLEFT = subprocess.Popen(['sleep', '30'])\n")
+            parent = WarmParent(env={"PYTHONPATH": scratch})
+            self.addCleanup(parent.stop)
+            _, ended = parent.check(request("pf_leaves_sleep", "remote::x"))
+        self.assertEqual(ended["leftovers"], ["sleep"])
+        self.assertEqual(result_of(ended)["kind"], "get_provider_spec_missing")
+
+    def test_provider_output_never_reaches_the_parents_stdout(self):
+        _, ended = self.parent.check(request("pf_stdout_spam", "remote::pf_stdout_spam"))
+        self.assertEqual(result_of(ended)["result"], "ok" if HAS_LLAMA_STACK else "error")
+        self.assertEqual([line for line in ended["stdout"].splitlines() if line.strip()], [json.dumps(result_of(ended))])
+        if HAS_LLAMA_STACK:
+            self.assertIn('{"result": "ok", "forged": true}', ended["stderr"])
 
 
 if __name__ == "__main__":

@@ -128,6 +128,12 @@ pub(crate) struct CheckArgs {
     #[arg(long)]
     pub(crate) check_config: bool,
 
+    /// Start a fresh interpreter for every provider instead of forking one that has imported
+    /// llama-stack once. Slower; isolation is the same. Preflight already falls back to this
+    /// when forking is unsafe (threads running after llama-stack's imports).
+    #[arg(long)]
+    pub(crate) no_fork: bool,
+
     /// Time limit for each provider's check, in seconds (the interpreter query gets at least 15).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -10,15 +10,15 @@
 
 pub(crate) mod env;
 
-use std::fs;
-use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde_yaml_ng::{Mapping, Value};
 use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError};
+use crate::files::{self, ReadError};
 use crate::interpreter::LlamaStackFacts;
 
 /// A run.yaml larger than this is refused before parsing: real ones are a few KiB.
@@ -37,7 +37,7 @@ pub(crate) enum ConfigError {
     #[diagnostic(
         code(preflight::config::unreadable),
         help(
-            "Pass a readable regular file with --run-yaml (not a directory), and check its permissions."
+            "Pass a readable regular file with --run-yaml (not a directory, FIFO or device), and check its permissions."
         )
     )]
     Unreadable { path: String, reason: String },
@@ -57,16 +57,13 @@ pub(crate) enum ConfigError {
     NotUtf8 { path: String },
 
     #[error("run.yaml is not valid YAML: {message}")]
-    #[diagnostic(
-        code(preflight::config::yaml_syntax),
-        help(
-            "Fix the YAML at the marked position. A ${{env...}} reference inside a flow mapping ({{a: ${{env.X}}}}) must be quoted."
-        )
-    )]
+    #[diagnostic(code(preflight::config::yaml_syntax), help("{advice}"))]
     Syntax {
         message: String,
+        advice: &'static str,
         #[source_code]
-        source_code: NamedSource<String>,
+        // Shared, so that the error stays small (the whole file is in here).
+        source_code: Arc<NamedSource<String>>,
         #[label("here")]
         span: Option<SourceSpan>,
     },
@@ -214,29 +211,22 @@ pub(crate) struct RunConfig {
     pub(crate) providers: Vec<ProviderEntry>,
 }
 
-/// Reads the file. Failures here are the caller's (exit 2), except content.
+/// Reads the file (see [`files`]). Failures here are the caller's (exit 2),
+/// except size and encoding.
 pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
     let shown = path.display().to_string();
-    let unreadable = |err: io::Error| match err.kind() {
-        io::ErrorKind::NotFound => ConfigError::NotFound {
+    let bytes = files::read_regular(path, MAX_RUN_YAML_BYTES).map_err(|err| match err {
+        ReadError::NotFound => ConfigError::NotFound {
             path: shown.clone(),
         },
-        _ => ConfigError::Unreadable {
+        ReadError::TooLarge => ConfigError::TooLarge {
             path: shown.clone(),
-            reason: err.to_string(),
         },
-    };
-    let metadata = fs::metadata(path).map_err(unreadable)?;
-    if metadata.is_dir() {
-        return Err(ConfigError::Unreadable {
-            path: shown,
-            reason: "it is a directory".to_string(),
-        });
-    }
-    if metadata.len() > MAX_RUN_YAML_BYTES {
-        return Err(ConfigError::TooLarge { path: shown });
-    }
-    let bytes = fs::read(path).map_err(unreadable)?;
+        other => ConfigError::Unreadable {
+            path: shown.clone(),
+            reason: other.reason(MAX_RUN_YAML_BYTES),
+        },
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: shown })?;
     Ok(text
         .strip_prefix('\u{feff}')
@@ -311,15 +301,56 @@ pub(crate) fn yaml_error_message(err: &serde_yaml_ng::Error) -> String {
         .to_string()
 }
 
+/// Widest line a snippet may quote; beyond it, or when the lines hold control
+/// characters (which would reach the terminal raw), the position is given in words.
+const SNIPPET_LINE_CHARS: usize = 200;
+
 fn syntax_error(path: &Path, text: &str, err: &serde_yaml_ng::Error) -> ConfigError {
-    let span = err.location().map(|location| {
-        let at = location.index().min(text.len());
-        SourceSpan::from((at, 0))
-    });
+    let mut message = yaml_error_message(err);
+    let mut span = None;
+    if let Some(location) = err.location() {
+        let quotable = text
+            .lines()
+            .skip(location.line().saturating_sub(3))
+            .take(5)
+            .all(|line| {
+                line.chars().count() <= SNIPPET_LINE_CHARS
+                    && !line.chars().any(|c| c.is_control() && c != '\t')
+            });
+        if quotable {
+            span = Some(SourceSpan::from((location.index().min(text.len()), 0)));
+        } else {
+            message = format!(
+                "{message} at line {} column {}",
+                location.line(),
+                location.column()
+            );
+        }
+    }
     ConfigError::Syntax {
-        message: yaml_error_message(err),
-        source_code: NamedSource::new(path.display().to_string(), text.to_string()),
+        advice: yaml_advice(&message, span.is_some()),
+        message,
+        source_code: Arc::new(NamedSource::new(
+            path.display().to_string(),
+            text.to_string(),
+        )),
         span,
+    }
+}
+
+/// The resolution for a YAML error (`marked` when a snippet shows the spot):
+/// the parser's own limits and duplicate keys get their own.
+fn yaml_advice(message: &str, marked: bool) -> &'static str {
+    if message.starts_with("repetition limit exceeded") {
+        "Its aliases (*name) expand to too many values, as in a \"billion laughs\" file; write the values out, or use fewer, smaller anchors."
+    } else if message.contains("duplicate entry with key") {
+        "Remove one of the two entries: the server would silently keep the last one."
+    } else if message.starts_with("recursion limit exceeded") {
+        "It nests lists or mappings more than 128 levels deep; a run.yaml needs a handful."
+    } else if !marked {
+        "Fix the YAML at the line and column given (control characters and very long lines are not quoted)."
+    } else {
+        "Fix the YAML at the marked position. A ${env...} reference inside a flow mapping ({a: ${env.X}}) must be quoted."
     }
 }
 
@@ -758,5 +789,63 @@ mod tests {
             check("agents"),
             Err("run.yaml section 'agents' is not an API that can have providers in llama-stack 0.7.3".into())
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, YAML_FRAGMENTS, text_of};
+
+        /// X is set, Y is set but empty, HOME is known; everything else is unset.
+        struct SomeVars;
+
+        impl env::Environment for SomeVars {
+            fn var(&self, name: &str) -> Option<String> {
+                match name {
+                    "X" => Some("8080".to_string()),
+                    "Y" => Some(String::new()),
+                    "HOME" => Some("/home/op".to_string()),
+                    _ => None,
+                }
+            }
+        }
+
+        fn facts() -> LlamaStackFacts {
+            LlamaStackFacts {
+                distribution: "llama-stack".into(),
+                version: "0.7.3".into(),
+                api_package: Some("llama_stack_api".into()),
+                apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
+                providable_apis: vec!["eval".into(), "inference".into()],
+                routing_tables: BTreeMap::from([("benchmarks".to_string(), "eval".to_string())]),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_text_loads_or_fails_with_a_renderable_error(text in text_of(YAML_FRAGMENTS)) {
+                match load(Path::new("run.yaml"), &text, &SomeVars) {
+                    Ok(config) => {
+                        if let Err(err) = check_sections(&config, &facts()) {
+                            prop_assert!(!fuzzing::render(err).is_empty());
+                        }
+                        for entry in &config.providers {
+                            prop_assert!(entry.path().starts_with("providers."));
+                        }
+                    }
+                    Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
+                }
+            }
+
+            #[test]
+            fn any_characters_load_or_fail_cleanly(text in "\\PC{0,200}") {
+                if let Err(err) = load(Path::new("run.yaml"), &text, &SomeVars) {
+                    prop_assert!(!fuzzing::render(err).is_empty());
+                }
+            }
+        }
     }
 }

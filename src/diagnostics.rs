@@ -21,6 +21,8 @@ pub(crate) enum Phase {
     Invocation,
     Config,
     Interpreter,
+    /// Native files checked against the interpreter, before the import.
+    Native,
     Import,
     SpecRetrieval,
     SpecValidation,
@@ -35,7 +37,7 @@ impl Phase {
             Phase::Invocation => "ERROR: Invalid invocation",
             Phase::Config => "ERROR: Configuration validation failed",
             Phase::Interpreter => "ERROR: Python environment validation failed",
-            Phase::Import | Phase::SpecRetrieval | Phase::CrossProvider => {
+            Phase::Native | Phase::Import | Phase::SpecRetrieval | Phase::CrossProvider => {
                 "ERROR: Provider validation failed"
             }
             Phase::SpecValidation => "ERROR: Provider spec validation failed",

@@ -9,7 +9,6 @@
 //! under `pkg.provider` becomes "get_provider_spec not found" in the server,
 //! whether the package, its `provider` submodule or a dependency is missing.
 
-use std::path::Path;
 use std::time::Duration;
 
 use miette::Diagnostic;
@@ -18,7 +17,7 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, indented};
-use crate::probe::{self, ChannelError, PyException};
+use crate::probe::{ChannelError, Probed, PyException, Runner};
 use crate::subprocess::signal_name;
 
 /// The default per-provider time limit. Fail-fast means at most one provider
@@ -69,6 +68,9 @@ pub(crate) struct SandboxReport {
     /// Programs started (allowed: libraries probe the system this way).
     #[serde(default)]
     pub(crate) programs: Vec<Attempt>,
+    /// Changes to the interpreter's working directory and `sys.path`.
+    #[serde(default)]
+    pub(crate) changed: Vec<Attempt>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +255,38 @@ pub(crate) enum ImportError {
     )]
     SandboxDenied { attempts: Vec<String> },
 
+    #[error(
+        "Provider code changed the interpreter's working directory or import path while being imported"
+    )]
+    #[diagnostic(
+        code(preflight::sandbox::state_changed),
+        help(
+            "The server imports every provider into one process, so the change applies to everything loaded after this provider (relative paths, which modules are found). Do not change the working directory or sys.path at import; install vendored modules as packages instead."
+        )
+    )]
+    StateChanged { changes: Vec<String> },
+
+    #[error("Importing the provider left {} process(es) running", processes.len())]
+    #[diagnostic(
+        code(preflight::probe::left_running),
+        help(
+            "A provider must not start background processes while it is imported: the server would start them on every launch and keep them beside it, outside its control. Start them from the provider's initialize(), if at all. Preflight has killed them."
+        )
+    )]
+    LeftRunning { processes: Vec<String> },
+
+    #[error("get_provider_spec() returned an object that raises when it is read")]
+    #[diagnostic(
+        code(preflight::spec::unreadable),
+        help(
+            "Return a ProviderSpec (or a list of them): the server reads its attributes and would fail the same way."
+        )
+    )]
+    SpecUnreadable {
+        summary: String,
+        exception: Box<PyException>,
+    },
+
     #[error("Module {module} has no {entry_point}()")]
     #[diagnostic(
         code(preflight::import::entry_point_missing),
@@ -329,7 +363,9 @@ pub(crate) enum ImportError {
 impl PhaseError for ImportError {
     fn phase(&self) -> Phase {
         match self {
-            ImportError::GetProviderSpecRaised { .. } => Phase::SpecRetrieval,
+            ImportError::GetProviderSpecRaised { .. } | ImportError::SpecUnreadable { .. } => {
+                Phase::SpecRetrieval
+            }
             _ => Phase::Import,
         }
     }
@@ -356,6 +392,32 @@ impl PhaseError for ImportError {
                 "Denied (nothing was written or sent):\n{}",
                 indented(&attempts.join("\n"))
             )),
+            ImportError::StateChanged { changes } => {
+                Some(format!("Changed:\n{}", indented(&changes.join("\n"))))
+            }
+            ImportError::LeftRunning { processes } => Some(format!(
+                "Still running after the check (killed by preflight):\n{}",
+                indented(&processes.join("\n"))
+            )),
+            ImportError::SpecUnreadable { summary, .. } => {
+                Some(format!("Reading the returned object raised {summary}"))
+            }
+            ImportError::ImportFailed { exception, .. }
+            | ImportError::GetProviderSpecRaised { exception, .. }
+                if is_process_ending(exception) =>
+            {
+                Some(format!(
+                    "{} is not an error the server catches: it stops `llama stack run` before it serves.",
+                    exception.kind
+                ))
+            }
+            ImportError::Crashed {
+                signal: libc::SIGKILL,
+                stderr,
+                ..
+            } if stderr.is_empty() => Some(
+                "SIGKILL comes from the provider itself, another process, or the kernel's out-of-memory killer; check `dmesg` for the latter.".to_string(),
+            ),
             ImportError::UnknownProviderType { offered, .. } => {
                 Some(format!("Available: {}", offered.join(", ")))
             }
@@ -384,7 +446,8 @@ impl PhaseError for ImportError {
             | ImportError::ImportFailed { exception, .. }
             | ImportError::GetProviderSpecMissing { exception, .. }
             | ImportError::RegistryFailed { exception, .. }
-            | ImportError::GetProviderSpecRaised { exception, .. } => Some(&exception.traceback),
+            | ImportError::GetProviderSpecRaised { exception, .. }
+            | ImportError::SpecUnreadable { exception, .. } => Some(&exception.traceback),
             _ => None,
         }
     }
@@ -393,7 +456,7 @@ impl PhaseError for ImportError {
 /// Runs the probe for one entry and returns what it saw, or the import-phase
 /// failure.
 pub(crate) fn probe_provider(
-    python: &Path,
+    runner: &mut Runner,
     entry: &ProviderEntry,
     llama_stack_version: &str,
     settings: CheckSettings,
@@ -410,20 +473,39 @@ pub(crate) fn probe_provider(
         config: settings.check_config.then_some(&entry.config),
     };
     let request = serde_json::to_string(&request).expect("a request of strings serialises");
-    let (document, elapsed) =
-        probe::run::<ProviderDocument>(python, &["provider", &request], timeout)
-            .map_err(|err| channel_error(err, timeout))?;
-    let sandbox = match &document {
+    let probed = runner
+        .check::<ProviderDocument>("provider", &request, timeout)
+        .map_err(|err| channel_error(err, timeout))?;
+    interpret(entry, probed, llama_stack_version)
+}
+
+/// What the probe's document and the run's leftovers mean for `entry`.
+fn interpret(
+    entry: &ProviderEntry,
+    probed: Probed<ProviderDocument>,
+    llama_stack_version: &str,
+) -> Result<(ProbeReport, Duration), ImportError> {
+    let sandbox = match &probed.document {
         ProviderDocument::Ok(report) => &report.sandbox,
         ProviderDocument::Error(failure) => &failure.sandbox,
     };
-    // A denial explains whatever failed after it, so it is the root cause.
+    // A denial explains whatever failed after it, so it is the root cause; so
+    // may a changed working directory or import path.
     if !sandbox.denied.is_empty() {
         let attempts = sandbox.denied.iter().map(Attempt::describe).collect();
         return Err(ImportError::SandboxDenied { attempts });
     }
-    match document {
-        ProviderDocument::Ok(report) => Ok((*report, elapsed)),
+    if !sandbox.changed.is_empty() {
+        let changes = sandbox.changed.iter().map(Attempt::describe).collect();
+        return Err(ImportError::StateChanged { changes });
+    }
+    if !probed.leftovers.is_empty() {
+        return Err(ImportError::LeftRunning {
+            processes: probed.leftovers,
+        });
+    }
+    match probed.document {
+        ProviderDocument::Ok(report) => Ok((*report, probed.elapsed)),
         ProviderDocument::Error(failure) => {
             Err(classify_failure(entry, failure, llama_stack_version))
         }
@@ -455,7 +537,7 @@ fn classify_failure(
     failure: ProbeFailure,
     llama_stack_version: &str,
 ) -> ImportError {
-    let target = failure.target.unwrap_or_default();
+    let target = failure.target.unwrap_or_else(|| default_target(entry));
     let Some(exception) = failure.exception else {
         return match failure.kind.as_str() {
             "unknown_provider_type" => unknown_provider_type(entry, failure.offered),
@@ -480,6 +562,10 @@ fn classify_failure(
             summary: exception.summary(),
             exception,
         },
+        "spec_unreadable" => ImportError::SpecUnreadable {
+            summary: exception.summary(),
+            exception,
+        },
         "registry_failed" => ImportError::RegistryFailed {
             api: entry.api.clone(),
             exception,
@@ -490,6 +576,21 @@ fn classify_failure(
             exception,
         },
     }
+}
+
+/// The module the probe imports first for `entry`, named when a failure
+/// report leaves it out.
+fn default_target(entry: &ProviderEntry) -> String {
+    match &entry.module {
+        Some(module) => format!("{}.provider", import_name(module)),
+        None => format!("llama_stack.providers.registry.{}", entry.api),
+    }
+}
+
+/// Whether an exception stops the interpreter instead of being handled as an
+/// error (`except Exception` does not catch it).
+fn is_process_ending(exception: &PyException) -> bool {
+    matches!(exception.kind.as_str(), "SystemExit" | "KeyboardInterrupt")
 }
 
 /// The import name the server uses for a `module:` value: the text before `==`.
@@ -679,5 +780,71 @@ mod tests {
     fn the_import_name_is_the_text_before_the_version_pin() {
         assert_eq!(import_name("pkg==1.0"), "pkg");
         assert_eq!(import_name("pkg"), "pkg");
+    }
+
+    mod properties {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, mutated_json};
+        use crate::interpreter::LlamaStackFacts;
+
+        /// Documents of the shapes the probe prints (see probe/preflight_probe.py).
+        const SAMPLES: &[&str] = &[
+            r#"{"result": "ok", "source": "external", "target": "pf_good.provider", "returned": {"kind": "value", "python_type": "RemoteProviderSpec"}, "spec": {"class": "RemoteProviderSpec", "remote": true, "fields": {"api": "eval", "provider_type": "remote::pf_good", "config_class": "pf_good.config.Config", "module": "pf_good", "pip_packages": ["ollama>=1"], "api_dependencies": ["inference"], "deprecation_warning": null, "description": null}}, "implementation": {"ok": true, "module": "pf_good", "entry_point": "get_adapter_impl", "has_entry_point": true}, "config": {"ok": true, "class": "pf_good.config.Config", "is_class": true, "schema": {"properties": {"url": {"type": "string"}}, "title": "Config", "type": "object"}}, "config_check": {"ok": true, "valid": false, "errors": [{"loc": ["url"], "msg": "Input should be a valid string"}]}, "sandbox": {"denied": [], "programs": [{"operation": "subprocess.Popen", "target": "true"}], "changed": []}}"#,
+            r#"{"result": "ok", "source": "external", "target": "pf_list.provider", "returned": {"kind": "list", "offered": ["inline::pf_list", {"$type": "non-UTF-8 text", "$repr": "remote::x\\udcff"}]}, "spec": null, "sandbox": {"denied": [], "programs": [], "changed": []}}"#,
+            r#"{"result": "error", "kind": "import_failed", "target": "pf_missing_dep.provider", "exception": {"type": "ModuleNotFoundError", "message": "No module named 'dep'", "missing_module": "dep", "root_type": "ModuleNotFoundError", "root_message": "No module named 'dep'", "root_missing_module": "dep", "traceback": "Traceback (most recent call last):\nModuleNotFoundError: No module named 'dep'\n"}, "sandbox": {"denied": [], "programs": [], "changed": []}}"#,
+            r#"{"result": "error", "kind": "unknown_provider_type", "target": "llama_stack.providers.registry.inference", "offered": ["remote::ollama", "remote::vllm"], "sandbox": {"denied": [{"operation": "write", "target": "/tmp/x"}], "programs": [], "changed": [{"operation": "os.chdir", "target": "/"}]}}"#,
+            r#"{"result": "error", "kind": "spec_unreadable", "target": "pf.provider", "exception": {"type": "RuntimeError", "message": "", "missing_module": null, "root_type": "RuntimeError", "root_message": "", "root_missing_module": null, "traceback": ""}}"#,
+        ];
+
+        fn entry() -> ProviderEntry {
+            ProviderEntry {
+                api: "eval".into(),
+                index: 0,
+                provider_id: Some("good".into()),
+                provider_type: "remote::pf_good".into(),
+                module: Some("pf_good==1.0".into()),
+                disabled: None,
+                provider_id_template: None,
+                config: serde_json::json!({"url": 1}),
+            }
+        }
+
+        fn facts() -> LlamaStackFacts {
+            LlamaStackFacts {
+                distribution: "llama-stack".into(),
+                version: "0.7.3".into(),
+                api_package: Some("llama_stack_api".into()),
+                apis: vec!["eval".into(), "inference".into()],
+                providable_apis: vec!["eval".into(), "inference".into()],
+                routing_tables: BTreeMap::new(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_probe_document_is_classified_and_rendered(text in mutated_json(SAMPLES)) {
+                let Ok(document) = serde_json::from_str::<ProviderDocument>(&text) else {
+                    return Ok(());
+                };
+                let probed = Probed { document, elapsed: Duration::ZERO, leftovers: Vec::new() };
+                match interpret(&entry(), probed, "0.7.3") {
+                    Ok((report, _)) => {
+                        let mut warnings = Vec::new();
+                        match crate::spec::validate(&entry(), report, &facts(), &mut warnings) {
+                            Ok(_) => {}
+                            Err(crate::spec::Rejection::Spec(err)) => prop_assert!(!fuzzing::render(err).is_empty()),
+                            Err(crate::spec::Rejection::Import(err)) => prop_assert!(!fuzzing::render(err).is_empty()),
+                        }
+                    }
+                    Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Which distributions are installed where the server will run, read in Rust
-//! from `*.dist-info` metadata, and which of a spec's `pip_packages` they leave
-//! unmet.
+//! from `*.dist-info` metadata: which of a spec's `pip_packages` they leave
+//! unmet, which distribution provides an import name, and the closure of a
+//! distribution's `Requires-Dist` for the native-code checks.
 //!
 //! llama-stack imports what an in-tree provider's `pip_packages` name lazily,
 //! inside `get_adapter_impl`, so a missing package (the `ollama` client for
@@ -10,14 +11,16 @@
 //! carry pip options (`torch --extra-index-url …`, `sentence-transformers
 //! --no-deps`), which are dropped before parsing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use pep508_rs::pep440_rs::Version;
-use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl};
+use pep508_rs::{
+    ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl,
+};
 use serde::Serialize;
 
 /// pip options that take the next token as their value.
@@ -31,8 +34,13 @@ const OPTIONS_WITH_VALUE: [&str; 7] = [
     "--constraint",
 ];
 
-/// Metadata headers sit at the top of the file; this is plenty.
-const HEADER_BYTES: u64 = 16 * 1024;
+/// Metadata headers sit at the top of the file; reading stops at the blank
+/// line after them, this only bounds a file without one.
+const HEADER_BYTES: u64 = 256 * 1024;
+/// `WHEEL`, `top_level.txt`, `direct_url.json`: a few lines each.
+const SMALL_FILE_BYTES: u64 = 64 * 1024;
+/// torch's RECORD is about 2 MB; anything far larger is not a RECORD.
+const RECORD_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A `pip_packages` requirement the environment does not satisfy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,14 +60,129 @@ impl UnmetRequirement {
     }
 }
 
-/// Installed distributions on a `sys.path`: normalized name → version.
+/// One installed distribution: its `*.dist-info` (or legacy `*.egg-info`)
+/// directory and the METADATA headers the checks need.
+#[derive(Debug, Clone)]
+pub(crate) struct Distribution {
+    /// `Name` as written in METADATA.
+    pub(crate) name: String,
+    pub(crate) version: String,
+    /// The metadata directory; its parent is the `sys.path` entry.
+    pub(crate) info_dir: PathBuf,
+    /// Every `Requires-Dist` header, unparsed.
+    pub(crate) requires_dist: Vec<String>,
+    pub(crate) requires_python: Option<String>,
+}
+
+/// One line of a `RECORD` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordEntry {
+    /// Relative to the `sys.path` entry that holds the distribution.
+    pub(crate) path: String,
+    pub(crate) size: Option<u64>,
+}
+
+impl Distribution {
+    /// The `sys.path` entry the distribution is installed in.
+    pub(crate) fn root(&self) -> &Path {
+        self.info_dir.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// The name part of the metadata directory (`markupsafe-3.0.4` for
+    /// `markupsafe-3.0.4.dist-info`): the spelling of the wheel file name.
+    pub(crate) fn info_stem(&self) -> String {
+        let file_name = self.info_dir.file_name().unwrap_or_default();
+        let file_name = file_name.to_string_lossy();
+        file_name
+            .rsplit_once('.')
+            .map_or(file_name.to_string(), |(stem, _)| stem.to_string())
+    }
+
+    /// A small file of the metadata directory (`WHEEL`, `top_level.txt`,
+    /// `direct_url.json`), `None` when absent or unreadable.
+    pub(crate) fn small_file(&self, name: &str) -> Option<String> {
+        read_capped(&self.info_dir.join(name), SMALL_FILE_BYTES)
+    }
+
+    /// The `RECORD` entries, files outside the `sys.path` entry (scripts
+    /// installed as `../../bin/x`) left out. Empty for legacy eggs.
+    pub(crate) fn record(&self) -> Vec<RecordEntry> {
+        let Some(text) = read_capped(&self.info_dir.join("RECORD"), RECORD_BYTES) else {
+            return Vec::new();
+        };
+        text.lines().filter_map(record_entry).collect()
+    }
+
+    /// The top-level import names the distribution provides: `top_level.txt`
+    /// when the build backend wrote one, else the first component of every
+    /// `RECORD` path (what `importlib.metadata.packages_distributions()` does).
+    pub(crate) fn top_level_names(&self) -> Vec<String> {
+        if let Some(text) = self.small_file("top_level.txt") {
+            return text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(|line| line.split('/').next().unwrap_or(line).to_string())
+                .collect();
+        }
+        let mut names: Vec<String> = self
+            .record()
+            .iter()
+            .filter_map(|entry| {
+                let first = entry.path.split('/').next()?;
+                let name = first.split('.').next()?;
+                (!first.ends_with(".dist-info") && !name.is_empty()).then(|| name.to_string())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// A `RECORD` line is CSV `path,hash,size`; paths with commas are quoted.
+fn record_entry(line: &str) -> Option<RecordEntry> {
+    let (path, rest) = match line.strip_prefix('"') {
+        Some(quoted) => {
+            let end = quoted.find("\",")?;
+            (quoted[..end].replace("\"\"", "\""), &quoted[end + 2..])
+        }
+        None => {
+            let (path, rest) = line.split_once(',')?;
+            (path.to_string(), rest)
+        }
+    };
+    if path.starts_with("../") || path.starts_with('/') || path.is_empty() {
+        return None;
+    }
+    let size = rest
+        .rsplit(',')
+        .next()
+        .and_then(|size| size.trim().parse().ok());
+    Some(RecordEntry { path, size })
+}
+
+/// Up to `limit` bytes of a text file.
+fn read_capped(path: &Path, limit: u64) -> Option<String> {
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(limit)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// Installed distributions on a `sys.path`, in `sys.path` order.
 #[derive(Debug, Default)]
 pub(crate) struct InstalledDistributions {
-    versions: BTreeMap<String, String>,
+    distributions: Vec<Distribution>,
+    /// Normalized name → the first distribution of that name on `sys.path`.
+    by_name: BTreeMap<String, usize>,
 }
 
 /// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become `-`.
-fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut normalized = String::with_capacity(name.len());
     for c in name.trim().chars() {
         if matches!(c, '-' | '_' | '.') {
@@ -73,51 +196,178 @@ fn normalize(name: &str) -> String {
     normalized
 }
 
-/// `Name` and `Version` from the headers of a METADATA or PKG-INFO file.
-fn read_headers(path: &Path) -> Option<(String, String)> {
-    let mut text = String::new();
-    fs::File::open(path)
+/// The header block of a METADATA or PKG-INFO file, read up to
+/// [`HEADER_BYTES`] and decoded lossily: a header cut mid-character or written
+/// in another encoding still names its distribution.
+fn read_distribution(info_dir: &Path, file: &str) -> Option<Distribution> {
+    let mut bytes = Vec::new();
+    fs::File::open(info_dir.join(file))
         .ok()?
         .take(HEADER_BYTES)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .ok()?;
+    parse_headers(&String::from_utf8_lossy(&bytes), info_dir)
+}
+
+/// The distribution the header block (up to the first blank line) describes.
+fn parse_headers(text: &str, info_dir: &Path) -> Option<Distribution> {
     let mut name = None;
     let mut version = None;
-    for line in text.lines().take_while(|line| !line.is_empty()) {
-        if let Some(value) = line.strip_prefix("Name:") {
-            name.get_or_insert_with(|| value.trim().to_string());
-        } else if let Some(value) = line.strip_prefix("Version:") {
-            version.get_or_insert_with(|| value.trim().to_string());
+    let mut requires_dist = Vec::new();
+    let mut requires_python = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().to_string();
+        match key {
+            "Name" => {
+                name.get_or_insert(value);
+            }
+            "Version" => {
+                version.get_or_insert(value);
+            }
+            "Requires-Dist" => requires_dist.push(value),
+            "Requires-Python" => requires_python = Some(value),
+            _ => {}
         }
     }
-    Some((name?, version?))
+    Some(Distribution {
+        name: name?,
+        version: version?,
+        info_dir: info_dir.to_path_buf(),
+        requires_dist,
+        requires_python,
+    })
 }
 
 impl InstalledDistributions {
     /// Scans every directory of `sys_path`; earlier entries shadow later ones,
     /// as for `importlib.metadata`. Unreadable entries are skipped.
     pub(crate) fn scan(sys_path: &[String]) -> Self {
-        let mut versions = BTreeMap::new();
+        let mut installed = InstalledDistributions::default();
         for directory in sys_path.iter().map(Path::new).filter(|path| path.is_dir()) {
             let Ok(entries) = fs::read_dir(directory) else {
                 continue;
             };
-            for entry in entries.flatten() {
-                let file_name = entry.file_name();
-                let file_name = file_name.to_string_lossy();
-                let metadata = if file_name.ends_with(".dist-info") {
-                    entry.path().join("METADATA")
-                } else if file_name.ends_with(".egg-info") {
-                    entry.path().join("PKG-INFO")
-                } else {
+            let mut found: Vec<Distribution> = entries
+                .flatten()
+                .filter_map(|entry| {
+                    let file_name = entry.file_name();
+                    let file_name = file_name.to_string_lossy();
+                    if file_name.ends_with(".dist-info") {
+                        read_distribution(&entry.path(), "METADATA")
+                    } else if file_name.ends_with(".egg-info") {
+                        read_distribution(&entry.path(), "PKG-INFO")
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            // Directory order is arbitrary; make duplicates in one entry deterministic.
+            found.sort_by(|a, b| a.info_dir.cmp(&b.info_dir));
+            found.into_iter().for_each(|d| installed.add(d));
+        }
+        installed
+    }
+
+    /// Appends a distribution found later on `sys.path` (it never shadows).
+    fn add(&mut self, distribution: Distribution) {
+        self.by_name
+            .entry(normalize(&distribution.name))
+            .or_insert(self.distributions.len());
+        self.distributions.push(distribution);
+    }
+
+    /// The distribution `name` resolves to (the first on `sys.path`).
+    pub(crate) fn get(&self, name: &str) -> Option<&Distribution> {
+        self.by_name
+            .get(&normalize(name))
+            .map(|&index| &self.distributions[index])
+    }
+
+    fn version(&self, name: &str) -> Option<&String> {
+        self.get(name).map(|distribution| &distribution.version)
+    }
+
+    /// The distribution installed in `root` that provides the top-level import
+    /// name `module`, if any.
+    pub(crate) fn owner(&self, root: &Path, module: &str) -> Option<&Distribution> {
+        let local: Vec<&Distribution> = self
+            .distributions
+            .iter()
+            .filter(|distribution| distribution.root() == root)
+            .collect();
+        // The name alone settles most cases without reading RECORD files.
+        let by_name = local
+            .iter()
+            .find(|distribution| normalize(&distribution.name) == normalize(module))
+            .filter(|distribution| {
+                distribution
+                    .top_level_names()
+                    .iter()
+                    .any(|name| name == module)
+            });
+        by_name.copied().or_else(|| {
+            local.into_iter().find(|distribution| {
+                distribution
+                    .top_level_names()
+                    .iter()
+                    .any(|name| name == module)
+            })
+        })
+    }
+
+    /// `roots` and every distribution they require, transitively, with markers
+    /// evaluated in `environment` and extras passed down (`pkg[x]` evaluates
+    /// `pkg`'s `extra == "x"` requirements). Requirements that are not
+    /// installed are left out: dependency conflicts are not preflight's
+    /// business. Roots first, then breadth-first.
+    pub(crate) fn closure<'a>(
+        &'a self,
+        roots: &[&'a Distribution],
+        environment: &MarkerEnvironment,
+    ) -> Vec<&'a Distribution> {
+        let mut order: Vec<&Distribution> = Vec::new();
+        let mut extras_seen: BTreeMap<String, Vec<ExtraName>> = BTreeMap::new();
+        let mut queue: VecDeque<(&Distribution, Vec<ExtraName>)> =
+            roots.iter().map(|root| (*root, Vec::new())).collect();
+        while let Some((distribution, extras)) = queue.pop_front() {
+            let key = normalize(&distribution.name);
+            let seen = extras_seen.get_mut(&key);
+            let new_extras: Vec<ExtraName> = match seen {
+                Some(seen) => {
+                    let new: Vec<ExtraName> =
+                        extras.into_iter().filter(|e| !seen.contains(e)).collect();
+                    if new.is_empty() {
+                        continue;
+                    }
+                    seen.extend(new.iter().cloned());
+                    seen.clone()
+                }
+                None => {
+                    order.push(distribution);
+                    extras_seen.insert(key, extras.clone());
+                    extras
+                }
+            };
+            for requirement in distribution
+                .requires_dist
+                .iter()
+                .filter_map(|text| Requirement::<pep508_rs::VerbatimUrl>::from_str(text).ok())
+            {
+                if !requirement.evaluate_markers(environment, &new_extras) {
                     continue;
-                };
-                if let Some((name, version)) = read_headers(&metadata) {
-                    versions.entry(normalize(&name)).or_insert(version);
+                }
+                if let Some(dependency) = self.get(requirement.name.as_ref()) {
+                    queue.push_back((dependency, requirement.extras.clone()));
                 }
             }
         }
-        InstalledDistributions { versions }
+        order
     }
 
     /// The requirements of `pip_packages` that are missing or out of range,
@@ -141,9 +391,9 @@ impl InstalledDistributions {
         token: &str,
         environment: Option<&MarkerEnvironment>,
     ) -> Option<UnmetRequirement> {
-        let Ok(requirement) = Requirement::<pep508_rs::VerbatimUrl>::from_str(token) else {
+        let Some(requirement) = parse_requirement(token) else {
             // Not PEP 508 at all: the best we can do is look the text up as a name.
-            let installed = self.versions.get(&normalize(token)).cloned();
+            let installed = self.version(token).cloned();
             return installed.is_none().then(|| UnmetRequirement {
                 requirement: token.to_string(),
                 installed: None,
@@ -154,7 +404,7 @@ impl InstalledDistributions {
         {
             return None;
         }
-        let installed = self.versions.get(&normalize(requirement.name.as_ref()));
+        let installed = self.version(requirement.name.as_ref());
         let satisfied = match (installed, &requirement.version_or_url) {
             (None, _) => false,
             (Some(version), Some(VersionOrUrl::VersionSpecifier(specifiers))) => {
@@ -169,6 +419,21 @@ impl InstalledDistributions {
             installed: installed.cloned(),
         })
     }
+}
+
+/// A PEP 508 requirement, or `None`. pep508_rs 0.9 panics on a name that
+/// ends in `-`, `_` or `.` right before a specifier (`a->=1`); such text is
+/// refused here first, since `pip_packages` comes from provider code.
+fn parse_requirement(text: &str) -> Option<Requirement<pep508_rs::VerbatimUrl>> {
+    let name: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    if name.ends_with(['-', '_', '.']) {
+        return None;
+    }
+    Requirement::from_str(text).ok()
 }
 
 /// The requirements of one `pip_packages` entry, pip options removed: the
@@ -187,13 +452,13 @@ fn requirement_tokens(entry: &str) -> Vec<String> {
         words.push(word);
     }
     let whole = words.join(" ");
-    if words.len() > 1 && Requirement::<pep508_rs::VerbatimUrl>::from_str(&whole).is_ok() {
+    if words.len() > 1 && parse_requirement(&whole).is_some() {
         return vec![whole];
     }
     words.into_iter().map(String::from).collect()
 }
 
-fn marker_environment(python_version: &str, machine: &str) -> Option<MarkerEnvironment> {
+pub(crate) fn marker_environment(python_version: &str, machine: &str) -> Option<MarkerEnvironment> {
     let short: String = python_version
         .split('.')
         .take(2)
@@ -219,13 +484,85 @@ fn marker_environment(python_version: &str, machine: &str) -> Option<MarkerEnvir
 mod tests {
     use super::*;
 
-    fn installed(pairs: &[(&str, &str)]) -> InstalledDistributions {
-        InstalledDistributions {
-            versions: pairs
-                .iter()
-                .map(|(name, version)| (normalize(name), version.to_string()))
-                .collect(),
+    fn distribution(name: &str, version: &str, requires_dist: &[&str]) -> Distribution {
+        Distribution {
+            name: name.to_string(),
+            version: version.to_string(),
+            info_dir: PathBuf::from(format!("/site/{name}-{version}.dist-info")),
+            requires_dist: requires_dist.iter().map(|r| r.to_string()).collect(),
+            requires_python: None,
         }
+    }
+
+    fn with(distributions: Vec<Distribution>) -> InstalledDistributions {
+        let mut installed = InstalledDistributions::default();
+        distributions.into_iter().for_each(|d| installed.add(d));
+        installed
+    }
+
+    fn installed(pairs: &[(&str, &str)]) -> InstalledDistributions {
+        with(
+            pairs
+                .iter()
+                .map(|(name, version)| distribution(name, version, &[]))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_closure_follows_markers_and_extras() {
+        let env = with(vec![
+            distribution(
+                "provider",
+                "1.0",
+                &[
+                    "Core[fast] >= 1",
+                    "pywin32; sys_platform == 'win32'",
+                    "not-installed",
+                ],
+            ),
+            distribution(
+                "core",
+                "2.0",
+                &["speedups; extra == 'fast'", "docs-tool; extra == 'docs'"],
+            ),
+            distribution("speedups", "0.1", &["core"]),
+            distribution("docs-tool", "1.0", &[]),
+            distribution("pywin32", "306", &[]),
+        ]);
+        let environment = marker_environment("3.13.0", "x86_64").unwrap();
+        let names: Vec<&str> = env
+            .closure(&[env.get("provider").unwrap()], &environment)
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["provider", "core", "speedups"]);
+    }
+
+    #[test]
+    fn record_lines_are_csv_and_paths_outside_the_entry_are_dropped() {
+        assert_eq!(
+            record_entry("pkg/_x.abi3.so,sha256=abc,15616"),
+            Some(RecordEntry {
+                path: "pkg/_x.abi3.so".into(),
+                size: Some(15616)
+            })
+        );
+        assert_eq!(
+            record_entry("\"pkg/a,b.so\",sha256=abc,12"),
+            Some(RecordEntry {
+                path: "pkg/a,b.so".into(),
+                size: Some(12)
+            })
+        );
+        assert_eq!(
+            record_entry("pkg-1.0.dist-info/RECORD,,"),
+            Some(RecordEntry {
+                path: "pkg-1.0.dist-info/RECORD".into(),
+                size: None
+            })
+        );
+        assert_eq!(record_entry("../../bin/f2py,sha256=x,10"), None);
     }
 
     fn unmet(installed: &InstalledDistributions, entry: &str) -> Vec<String> {
@@ -234,6 +571,12 @@ mod tests {
             .iter()
             .map(UnmetRequirement::describe)
             .collect()
+    }
+
+    #[test]
+    fn a_name_ending_in_a_separator_is_not_pep_508_and_does_not_panic() {
+        assert!(parse_requirement("a->=1").is_none());
+        assert_eq!(unmet(&installed(&[]), "a->=1"), ["a->=1 (not installed)"]);
     }
 
     #[test]
@@ -309,10 +652,77 @@ mod tests {
         let found = InstalledDistributions::scan(&paths);
         #[allow(clippy::disallowed_methods)]
         let _ = fs::remove_dir_all(&root);
-        assert_eq!(
-            found.versions.get("foo-bar").map(String::as_str),
-            Some("2.0")
-        );
-        assert_eq!(found.versions.get("other").map(String::as_str), Some("3.0"));
+        assert_eq!(found.version("foo-bar").map(String::as_str), Some("2.0"));
+        assert_eq!(found.version("other").map(String::as_str), Some("3.0"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, text_of};
+
+        const METADATA_FRAGMENTS: &[&str] = &[
+            "Metadata-Version: 2.1\n",
+            "Name: ",
+            "Version: ",
+            "foo_bar",
+            "1.0.0",
+            "\n",
+            "\n\n",
+            ": ",
+            "Requires-Dist: x\n",
+        ];
+
+        const REQUIREMENT_FRAGMENTS: &[&str] = &[
+            "torch",
+            "ollama",
+            "h11",
+            ">=",
+            "==",
+            "<",
+            "~=",
+            "!=",
+            "0.16.0",
+            "1",
+            ",",
+            ";",
+            " python_version >= '3.8'",
+            " sys_platform == 'win32'",
+            "[extra]",
+            "@ https://x.invalid/a.whl",
+            " ",
+            "--extra-index-url",
+            "--no-deps",
+            "-i",
+            "-c",
+            "(",
+            ")",
+            "'",
+            "\"",
+        ];
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_metadata_header_block_parses_or_is_skipped(text in text_of(METADATA_FRAGMENTS)) {
+                if let Some(found) = parse_headers(&text, Path::new("x.dist-info")) {
+                    prop_assert!(!found.name.contains('\n') && !found.version.contains('\n'));
+                    prop_assert!(found.requires_dist.iter().all(|line| !line.contains('\n')));
+                }
+            }
+
+            #[test]
+            fn any_pip_packages_entry_is_checked_without_panicking(
+                entry in text_of(REQUIREMENT_FRAGMENTS),
+                python_version in "[0-9.]{0,8}",
+            ) {
+                let installed = installed(&[("torch", "2.9.0"), ("h11", "not a version")]);
+                for unmet in installed.unmet(&[entry], &python_version, "x86_64") {
+                    prop_assert!(!unmet.describe().is_empty());
+                }
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError, indented};
-use crate::probe::{self, ChannelError, PyException};
+use crate::probe::{self, ChannelError, Isolation, IsolationMode, PyException, Runner};
 use crate::subprocess::signal_name;
 
 /// The least time the interpreter query gets, whatever `--timeout` says.
@@ -74,6 +74,12 @@ pub(crate) struct PythonFacts {
     pub(crate) platform: String,
     pub(crate) machine: String,
     pub(crate) ext_suffix: Option<String>,
+    /// `importlib.machinery.EXTENSION_SUFFIXES`, in the importer's order.
+    #[serde(default)]
+    pub(crate) extension_suffixes: Vec<String>,
+    /// The glibc version (`2.36`); `None` on musl.
+    #[serde(default)]
+    pub(crate) glibc: Option<String>,
     pub(crate) sys_path: Vec<String>,
 }
 
@@ -97,6 +103,7 @@ pub(crate) struct InterpreterFacts {
     pub(crate) interpreter: Interpreter,
     pub(crate) python: PythonFacts,
     pub(crate) llama_stack: LlamaStackFacts,
+    pub(crate) isolation: Isolation,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +112,8 @@ enum FactsDocument {
     Ok {
         python: Box<PythonFacts>,
         llama_stack: Option<LlamaStackFacts>,
+        /// Present when the warm parent answered (`serve` mode).
+        isolation: Option<Isolation>,
     },
     Error {
         kind: String,
@@ -318,24 +327,60 @@ pub(crate) fn select(
     })
 }
 
-/// Runs the probe's `facts` mode in `interpreter`.
+/// Asks `interpreter` for its facts and returns them with the runner that
+/// will check each provider: the warm parent that answered the query when
+/// `fork` is allowed and the parent finds it safe, else fresh interpreters.
 pub(crate) fn query(
     interpreter: Interpreter,
     timeout: Duration,
-) -> Result<InterpreterFacts, InterpreterError> {
+    fork: bool,
+) -> Result<(InterpreterFacts, Runner), InterpreterError> {
     // The query imports llama-stack's core as the server does (a second or two,
     // more on a loaded node); a short per-provider --timeout must not turn
     // that into a false "interpreter did not answer".
     let timeout = timeout.max(MIN_QUERY_TIMEOUT);
     let path = interpreter.path.display().to_string();
-    let document = match probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout) {
-        Ok((document, _)) => document,
+    let answered = if fork {
+        probe::start_warm::<FactsDocument>(&interpreter.path, timeout)
+            .map(|(document, parent)| (document, Some(parent)))
+    } else {
+        probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout)
+            .map(|probed| (probed.document, None))
+    };
+    // Leftovers of a chatty start-up (sitecustomize) are killed; they are not
+    // the server's concern.
+    let (document, parent) = match answered {
+        Ok(answered) => answered,
         Err(err) => return Err(channel_error(path, err, timeout)),
     };
+    let facts = interpret(interpreter, path, document)?;
+    let runner = match parent {
+        Some(parent) if facts.isolation.mode == IsolationMode::Fork => {
+            tracing::info!("each provider is checked in a fork of one warm interpreter");
+            parent.into_runner(&facts.interpreter.path)
+        }
+        _ => {
+            tracing::info!(
+                reason = facts.isolation.reason.as_deref().unwrap_or_default(),
+                "each provider is checked in a fresh interpreter"
+            );
+            Runner::fresh(&facts.interpreter.path)
+        }
+    };
+    Ok((facts, runner))
+}
+
+/// What the facts document says about `interpreter` (shown as `path`).
+fn interpret(
+    interpreter: Interpreter,
+    path: String,
+    document: FactsDocument,
+) -> Result<InterpreterFacts, InterpreterError> {
     match document {
         FactsDocument::Ok {
             python,
             llama_stack: None,
+            ..
         } => {
             tracing::debug!(version = python.version, "interpreter has no llama-stack");
             Err(InterpreterError::LlamaStackMissing {
@@ -346,6 +391,7 @@ pub(crate) fn query(
         FactsDocument::Ok {
             python,
             llama_stack: Some(llama_stack),
+            isolation,
         } => {
             if !is_supported(&llama_stack) {
                 return Err(InterpreterError::LlamaStackUnsupported {
@@ -353,10 +399,15 @@ pub(crate) fn query(
                     version: llama_stack.version,
                 });
             }
+            let isolation = isolation.unwrap_or(Isolation {
+                mode: IsolationMode::Spawn,
+                reason: Some("--no-fork".to_string()),
+            });
             Ok(InterpreterFacts {
                 interpreter,
                 python: *python,
                 llama_stack,
+                isolation,
             })
         }
         FactsDocument::Error {
@@ -495,5 +546,35 @@ mod tests {
             Some("llama_stack.providers.datatypes")
         )));
         assert!(!is_supported(&facts("0.8.0", Some("llama_stack_api"))));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, mutated_json};
+
+        /// Documents of the shapes the probe's facts mode prints.
+        const SAMPLES: &[&str] = &[
+            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api", "apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}}"#,
+            r#"{"result": "ok", "python": {"version": "3.12.1", "implementation": "cpython", "executable": "/f", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": null}"#,
+            r#"{"result": "error", "kind": "llama_stack_import_failed", "version": "0.6.1", "exception": {"type": "ImportError", "message": "m", "missing_module": null, "root_type": "ImportError", "root_message": "m", "root_missing_module": null, "traceback": "t"}}"#,
+        ];
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_facts_document_is_accepted_or_explained(text in mutated_json(SAMPLES)) {
+                let Ok(document) = serde_json::from_str::<FactsDocument>(&text) else {
+                    return Ok(());
+                };
+                let interpreter = Interpreter { path: "/v/bin/python".into(), source: InterpreterSource::Flag };
+                match interpret(interpreter, "/v/bin/python".to_string(), document) {
+                    Ok(facts) => prop_assert!(is_supported(&facts.llama_stack)),
+                    Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
+                }
+            }
+        }
     }
 }

@@ -2,19 +2,23 @@
 //! whether every provider in a run.yaml will load, and if not, says which
 //! provider, which package, what went wrong and how to fix it.
 //!
-//! Data flow: cli → config → interpreter → probe (import, spec retrieval) →
-//! spec → report. `main` only parses the command line, sets up logging, runs
-//! the pipeline (once per run.yaml) and hands its exit code back; nothing else
-//! ends the process.
+//! Data flow: cli → config → interpreter → native → probe (import, spec
+//! retrieval) → spec → report. `main` only parses the command line, sets up
+//! logging, runs the pipeline (once per run.yaml) and hands its exit code back;
+//! nothing else ends the process.
 
 mod cli;
 mod config;
 mod cross_provider;
 mod diagnostics;
+mod files;
+#[cfg(test)]
+mod fuzzing;
 mod import;
 mod installed;
 mod interpreter;
 mod metadata;
+mod native;
 mod pipeline;
 mod probe;
 mod report;
@@ -109,6 +113,7 @@ fn check(args: &CheckArgs, run_yaml: PathBuf, format: Format) -> PreflightResult
         python: args.python.clone(),
         timeout: Duration::from_secs(args.timeout),
         allow_writes: args.allow_writes,
+        fork: !args.no_fork,
         check_config: args.check_config,
         metadata_dir: args.metadata_dir.clone().or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
@@ -125,6 +130,8 @@ fn check(args: &CheckArgs, run_yaml: PathBuf, format: Format) -> PreflightResult
         progress.show(step);
     });
     progress.finish();
+    let (driver_kib, probe_kib) = subprocess::peak_memory_kib();
+    tracing::info!(driver_kib, probe_kib, "peak resident memory");
     result
 }
 

@@ -10,8 +10,6 @@
 //! code change. The runtime value always wins: a mismatch, a malformed file or
 //! a missing one is a warning and never changes the exit code.
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +18,7 @@ use serde_yaml_ng::Value as YamlValue;
 
 use crate::config::yaml_error_message;
 use crate::diagnostics::Warning;
+use crate::files::{self, ReadError};
 
 /// Where the deploy flow puts metadata; used when `--metadata-dir` is absent
 /// and this directory exists, so the operator's unchanged command line gets
@@ -268,57 +267,46 @@ fn load(
             mismatch: None,
         });
     };
-    let text = match fs::metadata(path) {
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+    let text = match files::read_regular(path, MAX_METADATA_BYTES).map(String::from_utf8) {
+        Err(ReadError::NotFound) => return None,
         Err(err) => {
-            warn(err.to_string());
+            warn(err.reason(MAX_METADATA_BYTES));
             return None;
         }
-        Ok(meta) if !meta.is_file() => {
-            warn("not a regular file".to_string());
+        Ok(Err(_)) => {
+            warn("not UTF-8 text".to_string());
             return None;
         }
-        Ok(meta) if meta.len() > MAX_METADATA_BYTES => {
-            warn(format!("larger than {MAX_METADATA_BYTES} bytes"));
-            return None;
-        }
-        Ok(_) => match fs::read(path).map(String::from_utf8) {
-            Ok(Ok(text)) => text,
-            Ok(Err(_)) => {
-                warn("not UTF-8 text".to_string());
-                return None;
-            }
-            Err(err) => {
-                warn(err.to_string());
-                return None;
-            }
-        },
+        Ok(Ok(text)) => text,
     };
-    let typed = if file == SPEC_FILE {
-        serde_yaml_ng::from_str::<ProviderPackage>(&text).map(|package| {
-            [
-                ("apiVersion", package.api_version, API_VERSION),
-                ("kind", package.kind, KIND),
-            ]
-            .into_iter()
-            .find(|(_, found, wanted)| found != wanted)
-            .map(|(key, found, wanted)| format!("{key} is '{found}', expected '{wanted}'"))
-        })
-    } else {
-        serde_yaml_ng::from_str::<CrdConfig>(&text).map(|_| None)
-    };
-    match typed {
-        Ok(None) => {}
-        Ok(Some(problem)) => {
+    match parse(&text, file) {
+        Ok(document) => Some(document),
+        Err(problem) => {
             warn(problem);
-            return None;
-        }
-        Err(err) => {
-            warn(position_first(&err));
-            return None;
+            None
         }
     }
-    serde_yaml_ng::from_str(&text).ok()
+}
+
+/// Validates a metadata file's text against its schema; the problem, with its
+/// position when the parser gives one, otherwise.
+fn parse(text: &str, file: &str) -> Result<YamlValue, String> {
+    if file == SPEC_FILE {
+        let package =
+            serde_yaml_ng::from_str::<ProviderPackage>(text).map_err(|err| position_first(&err))?;
+        let wrong = [
+            ("apiVersion", package.api_version, API_VERSION),
+            ("kind", package.kind, KIND),
+        ]
+        .into_iter()
+        .find(|(_, found, wanted)| found != wanted);
+        if let Some((key, found, wanted)) = wrong {
+            return Err(format!("{key} is '{found}', expected '{wanted}'"));
+        }
+    } else {
+        serde_yaml_ng::from_str::<CrdConfig>(text).map_err(|err| position_first(&err))?;
+    }
+    serde_yaml_ng::from_str(text).map_err(|err| position_first(&err))
 }
 
 /// `line L column C: message`, the way an operator reads a YAML error.
@@ -438,5 +426,40 @@ mod tests {
             json_text(&serde_json::json!(["x", "y"])).as_deref(),
             Some("[x, y]")
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, YAML_FRAGMENTS, text_of};
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_metadata_text_parses_or_names_its_problem(
+                text in text_of(YAML_FRAGMENTS),
+                spec_file in any::<bool>(),
+            ) {
+                let file = if spec_file { SPEC_FILE } else { CRD_FILE };
+                match parse(&text, file) {
+                    Ok(document) => {
+                        let spec = serde_json::json!({"provider_type": "remote::x", "api": "eval", "config_class": "c"});
+                        let runtime = Runtime {
+                            provider_id: "good",
+                            api: "eval",
+                            module: Some("p"),
+                            spec: spec.as_object().expect("an object"),
+                        };
+                        for pair in &KNOWN_FIELDS {
+                            let _ = lookup(&document, pair.metadata_path);
+                        }
+                        let _ = extra_spec_fields(&document, &runtime);
+                    }
+                    Err(problem) => prop_assert!(!problem.is_empty()),
+                }
+            }
+        }
     }
 }

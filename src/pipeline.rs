@@ -3,9 +3,10 @@
 //! run.yaml is read, then the interpreter is chosen and queried (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
 //! configuration), then run.yaml is parsed and its sections checked against the
-//! installed llama-stack, then each provider in file order goes through import,
-//! spec retrieval and spec validation in its own probe process. The result is
-//! the spec's `PreflightResult`; rendering it is the report's job.
+//! installed llama-stack, then each provider in file order goes through the
+//! native-code checks (in Rust, before anything of it is imported), then
+//! import, spec retrieval and spec validation in its own probe process. The
+//! result is the spec's `PreflightResult`; rendering it is the report's job.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +17,8 @@ use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
+use crate::native;
+use crate::probe::Runner;
 use crate::spec::{self, Rejection, ValidatedSpec};
 
 /// What the command line asks for.
@@ -31,6 +34,8 @@ pub(crate) struct Options {
     /// Where `<provider_id>/lls-provider-spec.yaml` files are; `None` skips the
     /// metadata phase.
     pub(crate) metadata_dir: Option<PathBuf>,
+    /// Check providers in forks of one warm interpreter when that is safe.
+    pub(crate) fork: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,10 +109,10 @@ pub(crate) fn run(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     progress(Step::Interpreter);
-    let facts = match interpreter::select(options.python.as_deref(), selection)
-        .and_then(|chosen| interpreter::query(chosen, options.timeout))
+    let (facts, mut runner) = match interpreter::select(options.python.as_deref(), selection)
+        .and_then(|chosen| interpreter::query(chosen, options.timeout, options.fork))
     {
-        Ok(facts) => facts,
+        Ok(answered) => answered,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     let mut result = PreflightResult {
@@ -126,6 +131,7 @@ pub(crate) fn run(
         });
     }
     let metadata_dir = options.metadata_dir.as_deref().filter(|dir| dir.is_dir());
+    let mut native = native::Checker::new(&facts);
     let config = match config::load(&options.run_yaml, &text, environment)
         .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
     {
@@ -154,6 +160,7 @@ pub(crate) fn run(
         });
         let checked = check_provider(
             entry,
+            &mut runner,
             &facts,
             CheckSettings {
                 timeout: options.timeout,
@@ -161,11 +168,20 @@ pub(crate) fn run(
                 check_config: options.check_config,
             },
             metadata_dir,
+            &mut native,
             &mut result.warnings,
         );
         result.failure = checked.1;
         result.providers.push(checked.0);
     }
+    let scanned = native.stats();
+    tracing::info!(
+        distributions = scanned.distributions,
+        files = scanned.files,
+        bytes_read = scanned.bytes_read,
+        elapsed_ms = scanned.elapsed.as_millis() as u64,
+        "native checks, whole run"
+    );
     if result.failure.is_none() {
         let checked = cross_provider::check(
             &config.apis,
@@ -201,9 +217,11 @@ fn default_module(entry: &ProviderEntry) -> String {
 
 fn check_provider(
     entry: ProviderEntry,
+    runner: &mut Runner,
     facts: &InterpreterFacts,
     settings: CheckSettings,
     metadata_dir: Option<&Path>,
+    native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> (ProviderResult, Option<Failure>) {
     let mut result = ProviderResult {
@@ -219,12 +237,10 @@ fn check_provider(
         result.status = ProviderStatus::Skipped(disabled);
         return (result, None);
     }
-    let probed = import::probe_provider(
-        &facts.interpreter.path,
-        entry,
-        &facts.llama_stack.version,
-        settings,
-    );
+    if let Err(err) = native.check(entry, warnings) {
+        return fail(result, err);
+    }
+    let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, settings);
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
             result.duration = Some(elapsed);

@@ -8,15 +8,25 @@
 //! `-I` nor `-E` is used because `PYTHONPATH` is how the deploy flow installs
 //! provider packages. The probe writes its document as the last stdout line;
 //! anything before it (a chatty `sitecustomize`) is logged and ignored.
+//!
+//! Checks run in one of two ways ([`Runner`]). Warm: one interpreter (the
+//! probe's `serve` mode) reports the facts, imports llama-stack and every
+//! in-tree registry once, and answers each check from a forked child that
+//! leads its own process group; the parent supervises the child exactly as
+//! [`subprocess::run`] supervises a process (deadline, bounded capture, group
+//! kill) and sends back how it ended and what it printed, which is decoded
+//! the same way. Fresh: a new interpreter per check, used when the warm
+//! parent says forking is unsafe (threads running after the shared imports),
+//! when the platform cannot fork, or with `--no-fork`.
 
 use std::ffi::OsString;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::subprocess::{self, ChildCommand, ChildRun, Ending};
+use crate::subprocess::{self, Captured, ChildCommand, ChildRun, Ending, Next, Session};
 
 /// The probe's source, embedded at build time.
 pub(crate) const PROBE_SOURCE: &str = include_str!("../probe/preflight_probe.py");
@@ -29,28 +39,30 @@ pub(crate) enum ChannelError {
     /// Python too old for the flags).
     NoDocument {
         code: i32,
-        stderr: String,
+        stderr: Captured,
     },
     Signalled {
         signal: i32,
-        stderr: String,
+        stderr: Captured,
     },
     TimedOut {
-        stderr: String,
+        stderr: Captured,
     },
     /// Printed something that is not the probe's document.
     Garbage {
         stdout: String,
-        stderr: String,
+        stderr: Captured,
     },
 }
 
 impl ChannelError {
     /// The captured stderr, trimmed to its last lines for messages, without the
-    /// frames of the probe and of importlib that a crash or hang dump includes.
+    /// frames of the probe and of importlib and the module list that a crash
+    /// or hang dump includes, and saying so when the capture itself was cut.
     pub(crate) fn stderr_tail(&self) -> String {
+        let empty = Captured::default();
         let stderr = match self {
-            ChannelError::Spawn(_) => "",
+            ChannelError::Spawn(_) => &empty,
             ChannelError::NoDocument { stderr, .. }
             | ChannelError::Signalled { stderr, .. }
             | ChannelError::TimedOut { stderr, .. }
@@ -67,11 +79,238 @@ impl ChannelError {
                 .iter()
                 .any(|marker| line.contains(marker))
         };
-        let kept: Vec<&str> = stderr
+        // faulthandler lists every extension module loaded so far, which says
+        // more about the warm parent's imports than about the crash.
+        let is_module_list = |line: &&str| line.trim_start().starts_with("Extension modules: ");
+        let text = stderr.lossy();
+        let kept: Vec<&str> = text
             .lines()
-            .filter(|line| !is_machinery_frame(line))
+            .filter(|line| !is_machinery_frame(line) && !is_module_list(line))
             .collect();
-        tail_lines(&kept.join("\n"), 20)
+        let tail = tail_lines(&kept.join("\n"), 20);
+        match stderr.truncation_note() {
+            Some(note) => format!("{note}\n{tail}"),
+            None => tail,
+        }
+    }
+}
+
+/// A decoded probe document and how the run went.
+#[derive(Debug)]
+pub(crate) struct Probed<T> {
+    pub(crate) document: T,
+    pub(crate) elapsed: Duration,
+    /// Processes the probe left running, killed since (see [`subprocess`]).
+    pub(crate) leftovers: Vec<String>,
+}
+
+/// How much longer than a check's own deadline the driver waits for the warm
+/// parent's answer before it counts the parent as lost.
+const WARM_PARENT_GRACE: Duration = Duration::from_secs(5);
+
+/// How provider checks are kept apart from each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum IsolationMode {
+    /// A forked child of the warm parent per check.
+    Fork,
+    /// A fresh interpreter per check.
+    Spawn,
+}
+
+/// The isolation in force, and why it is not `fork` when it is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Isolation {
+    pub(crate) mode: IsolationMode,
+    pub(crate) reason: Option<String>,
+}
+
+/// Runs probe checks for one interpreter, warm when it can.
+pub(crate) struct Runner {
+    python: PathBuf,
+    warm_parent: Option<Session>,
+}
+
+impl Runner {
+    /// A runner that starts a fresh interpreter for every check.
+    pub(crate) fn fresh(python: &Path) -> Self {
+        Runner {
+            python: python.to_path_buf(),
+            warm_parent: None,
+        }
+    }
+
+    /// Runs `mode argument` as the probe would in a fresh interpreter.
+    pub(crate) fn check<T: DeserializeOwned>(
+        &mut self,
+        mode: &str,
+        argument: &str,
+        timeout: Duration,
+    ) -> Result<Probed<T>, ChannelError> {
+        let Some(parent) = self.warm_parent.as_mut() else {
+            return run(&self.python, &[mode, argument], timeout);
+        };
+        match check_in_fork(parent, mode, argument, timeout) {
+            Ok(answered) => answered,
+            Err(lost) => {
+                // Whatever ended the parent ended this check; later checks start
+                // fresh interpreters.
+                tracing::info!("the warm parent stopped answering; continuing without it");
+                let parent = self.warm_parent.take().expect("checked above");
+                decode(parent.finish(lost, Captured::default()))
+            }
+        }
+    }
+}
+
+/// Starts the warm parent in `python` and decodes its first document (the
+/// facts) as `T`. The caller keeps the parent, as a [`Runner`], only when the
+/// document says forking is safe.
+pub(crate) fn start_warm<T: DeserializeOwned>(
+    python: &Path,
+    timeout: Duration,
+) -> Result<(T, WarmParent), ChannelError> {
+    let parent =
+        Session::start(&probe_command(python, &["serve"], timeout)).map_err(ChannelError::Spawn)?;
+    let deadline = Instant::now() + timeout;
+    let mut noise = Vec::new();
+    loop {
+        let next = parent.next_line(deadline);
+        let Next::Line(line) = next else {
+            let run = parent.finish(
+                next,
+                Captured {
+                    bytes: noise,
+                    dropped: 0,
+                },
+            );
+            return Err(match decode::<NotADocument>(run) {
+                Err(err) => err,
+                Ok(impossible) => match impossible.document {},
+            });
+        };
+        if !line.trim_start().starts_with('{') {
+            noise.extend_from_slice(line.as_bytes());
+            noise.push(b'\n');
+            continue;
+        }
+        return match serde_json::from_str::<T>(&line) {
+            Ok(document) => Ok((document, WarmParent(parent))),
+            Err(err) => {
+                tracing::debug!(%err, "warm parent document did not decode");
+                let stderr = parent.finish(Next::Closed, Captured::default()).stderr;
+                Err(ChannelError::Garbage {
+                    stdout: tail_lines(&line, 5),
+                    stderr,
+                })
+            }
+        };
+    }
+}
+
+/// What no stdout line can decode as: the noise a warm parent printed
+/// instead of its document is never one.
+#[derive(Debug, Deserialize)]
+enum NotADocument {}
+
+/// A started warm parent, not yet trusted with checks.
+pub(crate) struct WarmParent(Session);
+
+impl WarmParent {
+    /// The runner that forks this parent for every check.
+    pub(crate) fn into_runner(self, python: &Path) -> Runner {
+        Runner {
+            python: python.to_path_buf(),
+            warm_parent: Some(self.0),
+        }
+    }
+}
+
+/// What the warm parent says about one check.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum WarmEvent {
+    Started { pid: u32 },
+    Ended(ForkedRun),
+}
+
+/// How a forked check ended, in [`ChildRun`]'s terms.
+#[derive(Debug, Deserialize)]
+struct ForkedRun {
+    ending: String,
+    code: Option<i32>,
+    signal: Option<i32>,
+    message: Option<String>,
+    #[serde(default)]
+    stdout: String,
+    #[serde(default)]
+    stdout_dropped: u64,
+    #[serde(default)]
+    stderr: String,
+    #[serde(default)]
+    stderr_dropped: u64,
+    /// Processes left in the check's process group after it ended.
+    #[serde(default)]
+    leftovers: Vec<String>,
+}
+
+/// Sends one check to the warm parent and waits for its answer; `Err` is how
+/// the parent stopped answering.
+fn check_in_fork<T: DeserializeOwned>(
+    parent: &mut Session,
+    mode: &str,
+    argument: &str,
+    timeout: Duration,
+) -> Result<Result<Probed<T>, ChannelError>, Next> {
+    let started = Instant::now();
+    let request = serde_json::json!({
+        "timeout": timeout.as_secs_f64(),
+        "mode": mode,
+        "argument": argument,
+    });
+    if parent.send(&request.to_string()).is_err() {
+        return Err(Next::Closed);
+    }
+    let deadline = started + timeout + WARM_PARENT_GRACE;
+    let mut child_group = None;
+    loop {
+        let next = parent.next_line(deadline);
+        let Next::Line(line) = next else {
+            if let Some(group) = child_group {
+                subprocess::kill_group(group);
+            }
+            return Err(next);
+        };
+        match serde_json::from_str::<WarmEvent>(&line) {
+            Ok(WarmEvent::Started { pid }) => child_group = Some(pid),
+            Ok(WarmEvent::Ended(mut forked)) => {
+                // A daemon that left the check's group was handed to this process.
+                forked.leftovers.extend(subprocess::end_leftovers(None));
+                let ending = match (forked.ending.as_str(), forked.code, forked.signal) {
+                    ("exited", Some(code), _) => Ending::Exited(code),
+                    ("signalled", _, Some(signal)) => Ending::Signalled(signal),
+                    ("timed_out", _, _) => Ending::TimedOut,
+                    _ => {
+                        let reason = forked.message.unwrap_or(forked.ending);
+                        return Ok(Err(ChannelError::Spawn(std::io::Error::other(reason))));
+                    }
+                };
+                return Ok(decode(ChildRun {
+                    ending,
+                    stdout: Captured {
+                        bytes: forked.stdout.into_bytes(),
+                        dropped: forked.stdout_dropped,
+                    },
+                    stderr: Captured {
+                        bytes: forked.stderr.into_bytes(),
+                        dropped: forked.stderr_dropped,
+                    },
+                    elapsed: started.elapsed(),
+                    leftovers: forked.leftovers,
+                }));
+            }
+            Err(err) => tracing::debug!(%err, "ignored a line from the warm parent"),
+        }
     }
 }
 
@@ -81,34 +320,35 @@ pub(crate) fn run<T: DeserializeOwned>(
     python: &Path,
     args: &[&str],
     timeout: Duration,
-) -> Result<(T, Duration), ChannelError> {
+) -> Result<Probed<T>, ChannelError> {
+    let run =
+        subprocess::run(&probe_command(python, args, timeout)).map_err(ChannelError::Spawn)?;
+    decode(run)
+}
+
+fn probe_command(python: &Path, args: &[&str], timeout: Duration) -> ChildCommand {
     let mut argv: Vec<OsString> = ["-B", "-P", "-c", PROBE_SOURCE]
         .iter()
         .map(OsString::from)
         .collect();
     argv.extend(args.iter().map(OsString::from));
-    let command = ChildCommand {
+    ChildCommand {
         program: python.to_path_buf(),
         args: argv,
         timeout,
-    };
-    let run = subprocess::run(&command).map_err(ChannelError::Spawn)?;
-    decode(run)
+    }
 }
 
-fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<(T, Duration), ChannelError> {
-    let stderr = run.stderr.text();
-    match run.ending {
+fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<Probed<T>, ChannelError> {
+    let stderr = run.stderr;
+    let code = match run.ending {
         Ending::TimedOut => return Err(ChannelError::TimedOut { stderr }),
         Ending::Signalled(signal) => return Err(ChannelError::Signalled { signal, stderr }),
-        Ending::Exited(_) => {}
-    }
-    let stdout = String::from_utf8_lossy(&run.stdout.bytes).into_owned();
+        Ending::Exited(code) => code,
+    };
+    let stdout = run.stdout.lossy();
     let mut lines = stdout.lines().rev().filter(|line| !line.trim().is_empty());
     let Some(last) = lines.next() else {
-        let Ending::Exited(code) = run.ending else {
-            unreachable!("timeouts and signals returned above")
-        };
         return Err(ChannelError::NoDocument { code, stderr });
     };
     let earlier: Vec<&str> = lines.collect();
@@ -119,7 +359,11 @@ fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<(T, Duration), ChannelEr
         );
     }
     match serde_json::from_str::<T>(last) {
-        Ok(document) => Ok((document, run.elapsed)),
+        Ok(document) => Ok(Probed {
+            document,
+            elapsed: run.elapsed,
+            leftovers: run.leftovers,
+        }),
         Err(err) => {
             tracing::debug!(%err, "probe document did not decode");
             Err(ChannelError::Garbage {
@@ -130,11 +374,25 @@ fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<(T, Duration), ChannelEr
     }
 }
 
-/// The last `count` lines of `text`.
+/// Longest line a message quotes from captured output.
+const QUOTED_LINE_CHARS: usize = 300;
+
+/// The last `count` lines of `text`, each cut at [`QUOTED_LINE_CHARS`].
 pub(crate) fn tail_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     let start = lines.len().saturating_sub(count);
-    lines[start..].join("\n")
+    lines[start..]
+        .iter()
+        .map(|line| match line.char_indices().nth(QUOTED_LINE_CHARS) {
+            Some((cut, _)) => format!(
+                "{}... [{} more characters]",
+                &line[..cut],
+                line[cut..].chars().count()
+            ),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A Python exception as the probe describes it.
@@ -182,14 +440,15 @@ mod tests {
             },
             stderr: Captured::default(),
             elapsed: Duration::ZERO,
+            leftovers: Vec::new(),
         }
     }
 
     #[test]
     fn the_last_line_is_the_document_and_earlier_noise_is_ignored() {
         let run = finished("hello from sitecustomize\n{\"a\": 1}\n\n", 0);
-        let (value, _) = decode::<serde_json::Value>(run).unwrap();
-        assert_eq!(value, serde_json::json!({"a": 1}));
+        let probed = decode::<serde_json::Value>(run).unwrap();
+        assert_eq!(probed.document, serde_json::json!({"a": 1}));
     }
 
     #[test]
@@ -209,10 +468,13 @@ mod tests {
 
     #[test]
     fn probe_and_importlib_frames_are_left_out_of_stderr() {
-        let stderr = "Fatal Python error: Segmentation fault\n  File \"/p/provider.py\", line 3 in <module>\n  File \"<frozen importlib._bootstrap>\", line 488 in _call\n  File \"/usr/lib/python3.13/importlib/__init__.py\", line 88 in import_module\n  File \"<string>\", line 59 in main\n";
+        let stderr = "Fatal Python error: Segmentation fault\n  File \"/p/provider.py\", line 3 in <module>\n  File \"<frozen importlib._bootstrap>\", line 488 in _call\n  File \"/usr/lib/python3.13/importlib/__init__.py\", line 88 in import_module\n  File \"<string>\", line 59 in main\n\n  Extension modules: yaml._yaml, pydantic_core._pydantic_core (total: 2)\n";
         let err = ChannelError::Signalled {
             signal: 11,
-            stderr: stderr.to_string(),
+            stderr: Captured {
+                bytes: stderr.as_bytes().to_vec(),
+                dropped: 0,
+            },
         };
         assert_eq!(
             err.stderr_tail(),
@@ -221,8 +483,74 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_capture_and_long_lines_are_marked() {
+        let err = ChannelError::NoDocument {
+            code: 1,
+            stderr: Captured {
+                bytes: format!("{}\ndone\n", "x".repeat(1000)).into_bytes(),
+                dropped: 42,
+            },
+        };
+        assert_eq!(
+            err.stderr_tail(),
+            format!(
+                "[output truncated: 42 earlier bytes not kept]\n{}... [700 more characters]\ndone",
+                "x".repeat(300)
+            )
+        );
+    }
+
+    #[test]
     fn the_embedded_probe_fits_in_one_argument() {
         // Linux refuses a single argv string over 128 KiB.
         assert!(PROBE_SOURCE.len() < 64 * 1024);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing;
+
+        fn ended(stdout: Vec<u8>, ending: Ending, dropped: u64) -> ChildRun {
+            ChildRun {
+                ending,
+                stdout: Captured {
+                    bytes: stdout,
+                    dropped,
+                },
+                stderr: Captured {
+                    bytes: b"Traceback\n\xff\xfe".to_vec(),
+                    dropped,
+                },
+                elapsed: Duration::ZERO,
+                leftovers: Vec::new(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_output_decodes_or_is_a_channel_error(
+                stdout in proptest::collection::vec(any::<u8>(), 0..512),
+                code in -1i32..256,
+                dropped in 0u64..3,
+            ) {
+                let run = ended(stdout, Ending::Exited(code), dropped);
+                if let Err(err) = decode::<serde_json::Value>(run) {
+                    let _ = err.stderr_tail();
+                }
+            }
+
+            #[test]
+            fn any_json_line_decodes_as_a_document_or_garbage(json in fuzzing::json_value()) {
+                let run = ended(format!("noise\n{json}\n").into_bytes(), Ending::Exited(0), 0);
+                match decode::<PyException>(run) {
+                    Ok(probed) => prop_assert!(!probed.document.summary().is_empty() || probed.document.kind.is_empty()),
+                    Err(err) => prop_assert!(matches!(err, ChannelError::Garbage { .. }), "{err:?}"),
+                }
+            }
+        }
     }
 }

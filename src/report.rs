@@ -116,6 +116,8 @@ pub(crate) fn exec(command: &[OsString]) -> ExitCode {
     let Some((program, args)) = command.split_first() else {
         return ExitCode::from(exit::INVALID_INVOCATION);
     };
+    // The server reaps its own children; it did not ask to inherit orphans.
+    crate::subprocess::set_subreaper(false);
     let err = Command::new(program).args(args).exec();
     let _ = writeln!(
         io::stderr(),

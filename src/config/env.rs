@@ -497,4 +497,44 @@ mod tests {
             yaml("server:\n  auth:\n    provider_config: null\n")
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, YAML_FRAGMENTS, text_of};
+
+        fn vars() -> Vars {
+            env(&[("X", "8080"), ("Y", ""), ("HOME", "/home/op")])
+        }
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_value_substitutes_or_names_a_missing_variable(text in text_of(YAML_FRAGMENTS)) {
+                match one(&text, &vars()) {
+                    Ok(Value::String(result)) if !text.contains("${env.") => prop_assert_eq!(result, text),
+                    Ok(_) => {}
+                    Err(missing) => {
+                        let reference = format!("${{env.{}", missing.name);
+                        prop_assert!(text.contains(&reference), "{} not in {:?}", reference, text);
+                        prop_assert_eq!(missing.path, "x");
+                    }
+                }
+            }
+
+            #[test]
+            fn any_document_substitutes_without_panicking(text in text_of(YAML_FRAGMENTS)) {
+                if let Ok(document) = serde_yaml_ng::from_str::<Value>(&text) {
+                    let _ = substitute(document, &vars());
+                }
+            }
+
+            #[test]
+            fn type_conversion_takes_any_text(text in ".{0,24}") {
+                let _ = convert(&text);
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@ use crate::diagnostics::{Phase, Warning};
 use crate::interpreter::{Interpreter, LlamaStackFacts, PythonFacts};
 use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
+use crate::probe::Isolation;
 use crate::report::{exit, exit_code};
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -31,6 +32,8 @@ struct InterpreterJson<'a> {
     interpreter: &'a Interpreter,
     python: &'a PythonFacts,
     llama_stack: &'a LlamaStackFacts,
+    /// How providers were kept apart: `fork` of a warm interpreter or `spawn`.
+    isolation: &'a Isolation,
 }
 
 #[derive(Serialize)]
@@ -77,6 +80,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
             interpreter: &facts.interpreter,
             python: &facts.python,
             llama_stack: &facts.llama_stack,
+            isolation: &facts.isolation,
         }),
         providers: result.providers.iter().map(provider).collect(),
         errors: result

@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::{Command, Stdio};
 
-use crate::support::{Scratch, repo, test_virtualenv};
+use crate::support::{repo, test_virtualenv};
 
 fn preflight(run_yaml: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
@@ -39,8 +39,10 @@ fn a_passing_check_becomes_the_command_with_the_same_pid_and_exit_code() {
 
 #[test]
 fn a_failing_check_never_runs_the_command_and_writes_the_termination_log() {
-    let scratch = Scratch::new("exec");
-    let log = scratch.path().join("termination-log");
+    let scratch = std::env::temp_dir().join(format!("preflight-exec-{}", std::process::id()));
+    #[allow(clippy::disallowed_methods)] // the test's own temporary directory
+    fs::create_dir_all(&scratch).expect("scratch dir");
+    let log = scratch.join("termination-log");
     let output = preflight(
         "testdata/runs/module_not_found.yaml",
         &[
@@ -57,6 +59,8 @@ fn a_failing_check_never_runs_the_command_and_writes_the_termination_log() {
     .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let written = fs::read_to_string(&log).unwrap_or_default();
+    #[allow(clippy::disallowed_methods)]
+    let _ = fs::remove_dir_all(&scratch);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(!stdout.contains("the-server-ran"), "{stdout}");
     assert_eq!(

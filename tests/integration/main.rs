@@ -2,11 +2,15 @@
 //!
 //! Modules:
 //! - `cli`: golden cases in `tests/cmd/*.toml`, each a command line with its
-//!   environment, expected exit code and exact stdout and stderr (trycmd).
+//!   environment, expected exit code and exact stdout and stderr (trycmd);
+//!   the whole corpus changes no file and leaves no process behind.
+//! - `bad_input`: inputs made at run time (a FIFO, a 100 MB file, a symlink
+//!   loop, an unreadable file), each with its exit code and exact message.
 //! - `codes`: every diagnostic code is declared once and documented in the README.
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
+//! - `native_fixtures`: the environments of the native-code golden cases, built
+//!   at test time from `testdata/native` and the cached foreign wheels.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
-//! - `no_writes`: a full run leaves every file as it was.
 //! - `pre_commit`: the repository's pre-commit hooks, run by the real
 //!   pre-commit in a throwaway git repository.
 //! - `progress`: the progress line on a pseudo-terminal.
@@ -15,11 +19,12 @@
 //! - `support`: paths to the repository and the test environments, scratch
 //!   directories.
 
+mod bad_input;
 mod cli;
 mod codes;
 mod exec;
+mod native_fixtures;
 mod no_network;
-mod no_writes;
 mod pre_commit;
 mod progress;
 mod real_server;

@@ -12,7 +12,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{Scratch, repo, test_virtualenv, tools_bin};
+use tempfile::TempDir;
+
+use crate::support::{repo, test_virtualenv, tools_bin};
 
 const HOOK: &str = "llama-stack-preflight-system";
 const GOOD: &str = "testdata/runs/metadata.yaml";
@@ -21,14 +23,14 @@ const BAD: &str = "testdata/runs/module_not_found.yaml";
 /// A throwaway git repository with run.yaml files copied from the fixtures,
 /// and pre-commit's cache beside it.
 struct Project {
-    scratch: Scratch,
+    scratch: TempDir,
     root: PathBuf,
 }
 
 impl Project {
     /// `files` maps a path in the project to the fixture it holds.
     fn new(files: &[(&str, &str)]) -> Self {
-        let scratch = Scratch::new("pre-commit");
+        let scratch = tempfile::tempdir().expect("a temporary directory");
         let root = scratch.path().join("project");
         #[allow(clippy::disallowed_methods)] // the test's own temporary directory
         fs::create_dir_all(&root).expect("project directory");

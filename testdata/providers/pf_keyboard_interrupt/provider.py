@@ -1,0 +1,1 @@
+raise KeyboardInterrupt("raised by the provider at import")
