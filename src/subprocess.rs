@@ -576,10 +576,12 @@ mod tests {
 
     #[test]
     fn a_daemon_left_behind_does_not_delay_a_finished_child_and_is_killed() {
+        // The daemon may still be a forked `sh` that has not yet become `sleep`
+        // when the child ends; what matters is that one process was left and killed.
         let run = sh("(sleep 30 &) ; echo done", 10_000);
         assert_eq!(run.ending, Ending::Exited(0));
         assert_eq!(run.stdout.lossy(), "done\n");
-        assert_eq!(run.leftovers, ["sleep"]);
+        assert_eq!(run.leftovers.len(), 1, "{:?}", run.leftovers);
         assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
     }
 
