@@ -9,6 +9,7 @@
 //! are checked against the APIs the installed llama-stack declares providable.
 
 pub(crate) mod env;
+pub(crate) mod locate;
 
 use std::path::Path;
 use std::sync::Arc;
