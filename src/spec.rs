@@ -164,8 +164,8 @@ impl PhaseError for SpecError {
 pub(crate) struct RefusedSetting {
     /// In the server's notation: `providers.eval[0].config.url`.
     pub(crate) path: String,
-    /// The 1-based run.yaml line of the setting, or of the nearest enclosing
-    /// part that is written there (a required setting left out has none).
+    /// The 1-based run.yaml line of the setting or, for one that is not
+    /// written (a required setting left out), of the nearest enclosing part.
     pub(crate) line: Option<usize>,
     pub(crate) message: String,
 }
