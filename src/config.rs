@@ -9,6 +9,7 @@
 //! are checked against the APIs the installed llama-stack declares providable.
 
 pub(crate) mod env;
+pub(crate) mod locate;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -834,6 +835,14 @@ mod tests {
                         }
                         for entry in &config.providers {
                             prop_assert!(entry.path().starts_with("providers."));
+                            let place: Vec<String> = ["providers", entry.api.as_str()]
+                                .into_iter()
+                                .map(String::from)
+                                .chain([entry.index.to_string(), "config".into(), "url".into()])
+                                .collect();
+                            if let Some(line) = locate::nearest_line(&text, &place) {
+                                prop_assert!((1..=text.lines().count() + 1).contains(&line));
+                            }
                         }
                     }
                     Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),

@@ -12,6 +12,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::metadata::FieldComparison;
+use crate::spec::RefusedSetting;
 
 /// Where in the validation process a failure happened; the spec's phases plus the
 /// checks that precede them.
@@ -70,6 +71,12 @@ pub(crate) trait PhaseError: miette::Diagnostic + Send + Sync + 'static {
     /// The Python traceback behind the failure, when there is one (FR-019).
     fn traceback(&self) -> Option<&str> {
         None
+    }
+
+    /// The settings a config class refused, each with its run.yaml line
+    /// (--check-config); the details paragraph lists them too.
+    fn refused_settings(&self) -> &[RefusedSetting] {
+        &[]
     }
 }
 

@@ -800,6 +800,9 @@ mod tests {
             r#"{"result": "error", "kind": "spec_unreadable", "target": "pf.provider", "exception": {"type": "RuntimeError", "message": "", "missing_module": null, "root_type": "RuntimeError", "root_message": "", "root_missing_module": null, "traceback": ""}}"#,
         ];
 
+        /// The run.yaml `entry()` comes from.
+        const RUN_YAML: &str = "distro_name: t\nproviders:\n  eval:\n  - provider_id: good\n    provider_type: remote::pf_good\n    module: pf_good==1.0\n    config:\n      url: 1\n";
+
         fn entry() -> ProviderEntry {
             ProviderEntry {
                 api: "eval".into(),
@@ -836,7 +839,7 @@ mod tests {
                 match interpret(&entry(), probed, "0.7.3") {
                     Ok((report, _)) => {
                         let mut warnings = Vec::new();
-                        match crate::spec::validate(&entry(), report, &facts(), &mut warnings) {
+                        match crate::spec::validate(&entry(), report, &facts(), RUN_YAML, &mut warnings) {
                             Ok(_) => {}
                             Err(crate::spec::Rejection::Spec(err)) => prop_assert!(!fuzzing::render(err).is_empty()),
                             Err(crate::spec::Rejection::Import(err)) => prop_assert!(!fuzzing::render(err).is_empty()),

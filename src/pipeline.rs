@@ -138,6 +138,16 @@ pub(crate) fn run(
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
+    let inputs = CheckInputs {
+        facts: &facts,
+        settings: CheckSettings {
+            timeout: options.timeout,
+            allow_writes: options.allow_writes,
+            check_config: options.check_config,
+        },
+        metadata_dir,
+        run_yaml: &text,
+    };
     let total = config.providers.len();
     for (index, entry) in config.providers.into_iter().enumerate() {
         if result.failure.is_some() {
@@ -161,13 +171,7 @@ pub(crate) fn run(
         let checked = check_provider(
             entry,
             &mut runner,
-            &facts,
-            CheckSettings {
-                timeout: options.timeout,
-                allow_writes: options.allow_writes,
-                check_config: options.check_config,
-            },
-            metadata_dir,
+            &inputs,
             &mut native,
             &mut result.warnings,
         );
@@ -215,15 +219,23 @@ fn default_module(entry: &ProviderEntry) -> String {
     }
 }
 
+/// What every provider's check reads.
+struct CheckInputs<'a> {
+    facts: &'a InterpreterFacts,
+    settings: CheckSettings,
+    metadata_dir: Option<&'a Path>,
+    /// run.yaml's text, where refused settings are looked up.
+    run_yaml: &'a str,
+}
+
 fn check_provider(
     entry: ProviderEntry,
     runner: &mut Runner,
-    facts: &InterpreterFacts,
-    settings: CheckSettings,
-    metadata_dir: Option<&Path>,
+    inputs: &CheckInputs,
     native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> (ProviderResult, Option<Failure>) {
+    let facts = inputs.facts;
     let mut result = ProviderResult {
         module: default_module(&entry),
         status: ProviderStatus::Passed,
@@ -240,7 +252,7 @@ fn check_provider(
     if let Err(err) = native.check(entry, warnings) {
         return fail(result, err);
     }
-    let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, settings);
+    let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, inputs.settings);
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
             result.duration = Some(elapsed);
@@ -271,9 +283,11 @@ fn check_provider(
     {
         result.module = module.to_string();
     }
-    match spec::validate(entry, report, &facts.llama_stack, warnings) {
+    match spec::validate(entry, report, &facts.llama_stack, inputs.run_yaml, warnings) {
         Ok(spec) => {
-            if let (Some(dir), Some(provider_id)) = (metadata_dir, entry.provider_id.as_deref()) {
+            if let (Some(dir), Some(provider_id)) =
+                (inputs.metadata_dir, entry.provider_id.as_deref())
+            {
                 let runtime = metadata::Runtime {
                     provider_id,
                     api: &entry.api,

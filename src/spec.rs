@@ -9,10 +9,11 @@
 //! spec's `module` must import and export the entry point the server calls.
 
 use miette::Diagnostic;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::config::ProviderEntry;
+use crate::config::{ProviderEntry, locate};
 use crate::diagnostics::{Phase, PhaseError, Warning};
 use crate::import::{ImportError, ProbeReport, Step, classify_import};
 use crate::interpreter::LlamaStackFacts;
@@ -94,7 +95,7 @@ pub(crate) enum SpecError {
     )]
     ConfigInvalid {
         config_class: String,
-        problems: Vec<String>,
+        refused: Vec<RefusedSetting>,
     },
 
     #[error("config_class '{config_class}' is not a class")]
@@ -122,7 +123,13 @@ impl PhaseError for SpecError {
                 Some(format!("Offered provider types: {}", offered.join(", ")))
             }
             SpecError::MissingField { field } => Some(format!("Missing required field: {field}")),
-            SpecError::ConfigInvalid { problems, .. } => Some(problems.join("\n")),
+            SpecError::ConfigInvalid { refused, .. } => Some(
+                refused
+                    .iter()
+                    .map(RefusedSetting::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
             SpecError::InvalidField { field, problem } => {
                 Some(format!("Invalid field: {field}: {problem}"))
             }
@@ -141,6 +148,58 @@ impl PhaseError for SpecError {
             SpecError::ConfigClassUnresolvable { exception, .. } => Some(&exception.traceback),
             _ => None,
         }
+    }
+
+    fn refused_settings(&self) -> &[RefusedSetting] {
+        match self {
+            SpecError::ConfigInvalid { refused, .. } => refused,
+            _ => &[],
+        }
+    }
+}
+
+/// One setting the config class refused (--check-config), where run.yaml
+/// writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct RefusedSetting {
+    /// In the server's notation: `providers.eval[0].config.url`.
+    pub(crate) path: String,
+    /// The 1-based run.yaml line of the setting or, for one that is not
+    /// written (a required setting left out), of the nearest enclosing part.
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for RefusedSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{} (run.yaml line {line}): {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// Names a refusal of the config class by its place in `entry`'s config and
+/// finds that place in `run_yaml`, the file's text.
+fn refused_setting(
+    entry: &ProviderEntry,
+    problem: &crate::import::ConfigProblem,
+    run_yaml: &str,
+) -> RefusedSetting {
+    let path: String = std::iter::once(format!("{}.config", entry.path()))
+        .chain(problem.loc.iter().map(|part| format!(".{part}")))
+        .collect();
+    let mut parts = vec![
+        "providers".to_string(),
+        entry.api.clone(),
+        entry.index.to_string(),
+        "config".to_string(),
+    ];
+    parts.extend(problem.loc.iter().cloned());
+    RefusedSetting {
+        path,
+        line: locate::nearest_line(run_yaml, &parts),
+        message: problem.msg.clone(),
     }
 }
 
@@ -162,10 +221,12 @@ pub(crate) struct ValidatedSpec {
 
 /// Validates the probe's report for an enabled `entry` (the server never looks
 /// at the spec of a disabled one); warnings are appended to `warnings`.
+/// `run_yaml` is the file's text, to give refused settings their line.
 pub(crate) fn validate(
     entry: &ProviderEntry,
     report: ProbeReport,
     llama_stack: &LlamaStackFacts,
+    run_yaml: &str,
     warnings: &mut Vec<Warning>,
 ) -> Result<ValidatedSpec, Rejection> {
     let Some(spec) = report.spec else {
@@ -212,20 +273,13 @@ pub(crate) fn validate(
         .as_ref()
         .filter(|check| check.valid == Some(false))
     {
-        let problems = check
-            .errors
-            .iter()
-            .map(|problem| {
-                let place = std::iter::once(format!("{}.config", entry.path()))
-                    .chain(problem.loc.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .join(".");
-                format!("{place}: {}", problem.msg)
-            })
-            .collect();
         return Err(Rejection::Spec(SpecError::ConfigInvalid {
             config_class: config_class.to_string(),
-            problems,
+            refused: check
+                .errors
+                .iter()
+                .map(|problem| refused_setting(entry, problem, run_yaml))
+                .collect(),
         }));
     }
     Ok(ValidatedSpec {

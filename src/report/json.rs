@@ -11,6 +11,7 @@ use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::probe::Isolation;
 use crate::report::{exit, exit_code};
+use crate::spec::RefusedSetting;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -62,6 +63,9 @@ struct ErrorJson {
     details: Option<String>,
     traceback: Option<String>,
     resolution: String,
+    /// With --check-config, the refused settings: `path`, `line`, `message`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    config_errors: Vec<RefusedSetting>,
 }
 
 pub(crate) fn render(result: &PreflightResult) -> String {
@@ -98,6 +102,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
                     details: failure.error.details(),
                     traceback: failure.error.traceback().map(String::from),
                     resolution: failure.resolution(),
+                    config_errors: failure.error.refused_settings().to_vec(),
                 }
             })
             .collect(),

@@ -10,6 +10,8 @@
 //! 127.0.0.1 on a free port, and waits a bounded time for `/v1/health` to
 //! answer 200. The server's exit code is not used: it exits 0 on some startup
 //! failures. The server writes only into a temporary HOME and SQLITE_STORE_DIR.
+//! Like an air-gapped image, it finds tiktoken's encoding pre-cached
+//! (`TIKTOKEN_CACHE_DIR`): vector_io providers load it when they start.
 //!
 //! `PREFLIGHT_BLESS=1` rewrites `expected.stdout` from the actual output.
 
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::support::{repo, test_virtualenv};
+use crate::support::{cached, repo, test_virtualenv};
 
 /// How long the server may take to serve before the case counts it as failed.
 const SERVER_READY_LIMIT: Duration = Duration::from_secs(90);
@@ -148,6 +150,10 @@ fn server_serves(
         .env("PYTHONPATH", pythonpath)
         .env("HOME", &scratch)
         .env("SQLITE_STORE_DIR", &scratch)
+        .env(
+            "TIKTOKEN_CACHE_DIR",
+            cached("PREFLIGHT_TIKTOKEN_CACHE", "tiktoken"),
+        )
         .env_remove("VIRTUAL_ENV")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log handle"))
@@ -337,4 +343,6 @@ real_cases!(
     in_tree_package_missing,
     bundled_example,
     config_refused_by_dataclass,
+    deprecated_in_tree_type,
+    deprecated_type_replaced,
 );

@@ -16,7 +16,7 @@ pub(crate) fn repo() -> &'static Path {
 
 /// A path `scripts/setup-test-envs` exports as `variable` (set by
 /// `scripts/test`), else where it puts it in the default cache.
-fn cached(variable: &str, default: &str) -> PathBuf {
+pub(crate) fn cached(variable: &str, default: &str) -> PathBuf {
     env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
         let cache = env::var_os("PREFLIGHT_CACHE_DIR")
             .map(PathBuf::from)
