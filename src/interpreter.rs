@@ -357,7 +357,7 @@ pub(crate) fn query(
     let runner = match parent {
         Some(parent) if facts.isolation.mode == IsolationMode::Fork => {
             tracing::info!("each provider is checked in a fork of one warm interpreter");
-            parent.into_runner(&facts.interpreter.path)
+            parent.into_runner()
         }
         _ => {
             tracing::info!(

@@ -195,7 +195,13 @@ pub(crate) fn start_warm<T: DeserializeOwned>(
             continue;
         }
         return match serde_json::from_str::<T>(&line) {
-            Ok(document) => Ok((document, WarmParent(parent))),
+            Ok(document) => Ok((
+                document,
+                WarmParent {
+                    python: python.to_path_buf(),
+                    session: parent,
+                },
+            )),
             Err(err) => {
                 tracing::debug!(%err, "warm parent document did not decode");
                 let stderr = parent.finish(Next::Closed, Captured::default()).stderr;
@@ -214,14 +220,17 @@ pub(crate) fn start_warm<T: DeserializeOwned>(
 enum NotADocument {}
 
 /// A started warm parent, not yet trusted with checks.
-pub(crate) struct WarmParent(Session);
+pub(crate) struct WarmParent {
+    python: PathBuf,
+    session: Session,
+}
 
 impl WarmParent {
     /// The runner that forks this parent for every check.
-    pub(crate) fn into_runner(self, python: &Path) -> Runner {
+    pub(crate) fn into_runner(self) -> Runner {
         Runner {
-            python: python.to_path_buf(),
-            warm_parent: Some(self.0),
+            python: self.python,
+            warm_parent: Some(self.session),
         }
     }
 }
