@@ -4,15 +4,15 @@ The Rust driver runs this file as `python -B -P -c <this source> <mode> [request
 and reads one JSON document from the last line of stdout. It never writes files.
 
 Modes:
-  facts              describe the interpreter and the installed llama-stack.
   provider REQUEST   import one provider the way the llama-stack server does and
                      describe what get_provider_spec() returned. REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
-  serve              the warm parent: print the facts document, import what
-                     every provider shares once, then read one line per check
-                     from stdin ({"timeout", "mode", "argument"}) and answer it
-                     from a forked child, as if `mode argument` had been run in
-                     a fresh interpreter (see supervise()).
+  serve OPTIONS      print the interpreter's facts at once, then llama-stack's
+                     API layout once its core is imported (two documents; see
+                     serve()). With OPTIONS {"fork": true} and forking safe, it
+                     then reads one line per check from stdin ({"timeout",
+                     "mode", "argument"}) and answers it from a forked child, as
+                     if `mode argument` had been run in a fresh interpreter.
 
 The probe only gathers facts; every verdict is made by the driver. Known
 failures are data ({"result": "error", "kind": ...}); a non-zero exit or a
@@ -163,9 +163,10 @@ def state_changes(before, after):
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    argument = sys.argv[2] if len(sys.argv) > 2 else ""
     if mode == "serve":
-        serve()
-    answer(mode, sys.argv[2] if len(sys.argv) > 2 else "", take_stdout())
+        serve(argument)
+    answer(mode, argument, take_stdout())
 
 
 def take_stdout():
@@ -184,9 +185,7 @@ def answer(mode, argument, result_fd):
     sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
     before = process_state()
     try:
-        if mode == "facts":
-            document = facts()
-        elif request:
+        if request:
             faulthandler.dump_traceback_later(request["dump_stack_after"], exit=False)
             document = check_provider(request)
         else:
@@ -201,15 +200,25 @@ def answer(mode, argument, result_fd):
     os._exit(0)
 
 
-def serve():
-    """One interpreter imports llama-stack once; each check runs in a fork of it."""
+def serve(argument):
+    """First the facts that need no llama-stack import, so the driver can act
+    on them while llama-stack's core imports: the interpreter, and whether the
+    package of the first `module:` provider (the first provider code the server
+    runs) is on the path at all. Then the API layout, or why llama-stack's own
+    import failed. With forking allowed and safe, the rest is checks: each
+    from a fork of this process, which has imported what they all share."""
+    options = json.loads(argument) if argument else {}
     control = take_stdout()
     faulthandler.enable()
-    document = facts()
-    if document["result"] == "ok":
-        document["isolation"] = warm_up(document["llama_stack"])
+    document = interpreter_facts()
+    if options.get("first_external") is not None:
+        document["first_external_found"] = package_found(options["first_external"])
     emit(control, document)
-    if document.get("isolation", {}).get("mode") != "fork":
+    layout = llama_stack_layout(document["llama_stack"])
+    if options.get("fork") and layout["result"] == "ok":
+        layout["isolation"] = warm_up(layout["layout"])
+    emit(control, layout)
+    if layout.get("isolation", {}).get("mode") != "fork":
         os._exit(0)
     for line in iter(sys.stdin.buffer.readline, b""):
         try:
@@ -220,12 +229,22 @@ def serve():
     os._exit(0)
 
 
-def warm_up(llama_stack):
+def package_found(module):
+    """Whether the top-level package of a `module:` value is on the path, asked
+    of the import system's finders so that no code of the package runs; None
+    when they cannot say."""
+    try:
+        return importlib.util.find_spec(module.split("==")[0].partition(".")[0]) is not None
+    except BaseException:  # noqa: BLE001 - a bad name or a failing finder
+        return None
+
+
+def warm_up(layout):
     """Imports what the server imports before any provider (every in-tree
     registry), then says whether forking this process is safe."""
     if not hasattr(os, "fork") or not hasattr(os, "waitid"):
         return {"mode": "spawn", "reason": "this platform cannot fork and wait the way the probe needs"}
-    for api in (llama_stack or {}).get("providable_apis", []):
+    for api in (layout or {}).get("providable_apis", []):
         try:
             importlib.import_module("llama_stack.providers.registry." + api)
         except BaseException:  # noqa: BLE001 - the child that needs it meets the same failure
@@ -483,7 +502,7 @@ def is_remote_spec(spec):
     return type(spec).__name__ == "RemoteProviderSpec"
 
 
-def facts():
+def interpreter_facts():
     import importlib.machinery
     import importlib.metadata
     import platform
@@ -517,18 +536,23 @@ def facts():
             "api_package": api_package(),
         }
         break
-    stack = document["llama_stack"]
-    if stack and stack["distribution"] == "llama-stack" and stack["api_package"] == "llama_stack_api":
-        try:
-            stack.update(api_layout())
-        except BaseException as exc:  # noqa: BLE001
-            return {
-                "result": "error",
-                "kind": "llama_stack_import_failed",
-                "version": stack["version"],
-                "exception": describe_exception(exc),
-            }
     return document
+
+
+def llama_stack_layout(stack):
+    """The sections llama-stack's own code allows, or why importing its core
+    failed; no layout for a llama-stack outside the era preflight knows."""
+    if not (stack and stack["distribution"] == "llama-stack" and stack["api_package"] == "llama_stack_api"):
+        return {"result": "ok", "layout": None}
+    try:
+        return {"result": "ok", "layout": api_layout()}
+    except BaseException as exc:  # noqa: BLE001
+        return {
+            "result": "error",
+            "kind": "llama_stack_import_failed",
+            "version": stack["version"],
+            "exception": describe_exception(exc),
+        }
 
 
 def glibc_version():

@@ -135,17 +135,38 @@ class ExceptionTests(unittest.TestCase):
 
 class ProcessTests(unittest.TestCase):
     def test_facts_describe_the_interpreter(self):
-        document, _ = run_probe("facts")
+        document = facts_and_layout()[0]
         self.assertEqual(document["result"], "ok")
         self.assertEqual(document["python"]["executable"], sys.executable)
         self.assertEqual(document["llama_stack"] is not None, HAS_LLAMA_STACK)
+
+    def test_the_layout_follows_the_facts_and_without_fork_the_parent_exits(self):
+        parent = WarmParent(options={"fork": False})
+        self.addCleanup(parent.stop)
+        self.assertEqual(parent.layout["result"], "ok")
+        self.assertNotIn("isolation", parent.layout)
+        if HAS_LLAMA_STACK:
+            self.assertIn("inference", parent.layout["layout"]["providable_apis"])
+        else:
+            self.assertIsNone(parent.layout["layout"])
+        self.assertEqual(parent.close(), 0)
+
+    def test_the_first_module_package_is_looked_for_without_running_it(self):
+        found = {
+            module: facts_and_layout({"first_external": module})[0]["first_external_found"]
+            for module in ("pf_surely_not_installed_anywhere==1.0", "json.decoder", "pf_exit.provider")
+        }
+        # Importing pf_exit.provider would have ended the interpreter.
+        self.assertEqual(
+            found,
+            {"pf_surely_not_installed_anywhere==1.0": False, "json.decoder": True, "pf_exit.provider": True},
+        )
 
     def test_facts_name_what_native_files_must_match(self):
         import importlib.machinery
         import platform
 
-        document, _ = run_probe("facts")
-        python = document["python"]
+        python = facts_and_layout()[0]["python"]
         self.assertEqual(python["extension_suffixes"], importlib.machinery.EXTENSION_SUFFIXES)
         libc, version = platform.libc_ver()
         self.assertEqual(python["glibc"], version if libc == "glibc" else None)
@@ -253,17 +274,19 @@ class SandboxTests(unittest.TestCase):
 class WarmParent:
     """The probe's serve mode, driven the way the Rust driver drives it."""
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, options=None):
         with open(os.path.join(HERE, "preflight_probe.py")) as handle:
             source = handle.read()
+        options = json.dumps(options or {"fork": True})
         self.process = subprocess.Popen(
-            [sys.executable, "-B", "-P", "-c", source, "serve"],
+            [sys.executable, "-B", "-P", "-c", source, "serve", options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
         self.facts = self.next_document()
+        self.layout = self.next_document()
 
     def next_document(self):
         while True:
@@ -291,6 +314,15 @@ class WarmParent:
             stream.close()
 
 
+def facts_and_layout(options=None):
+    """The two documents of a serve run that answers no checks."""
+    parent = WarmParent(options={"fork": False, **(options or {})})
+    try:
+        return parent.facts, parent.layout
+    finally:
+        parent.stop()
+
+
 def result_of(ended):
     lines = [line for line in ended["stdout"].splitlines() if line.strip()]
     return json.loads(lines[-1]) if lines else None
@@ -309,9 +341,10 @@ class WarmParentTests(unittest.TestCase):
         self.parent = WarmParent()
         self.addCleanup(self.parent.stop)
 
-    def test_the_first_document_is_the_facts_and_forking_is_safe(self):
+    def test_the_facts_come_first_and_then_forking_is_found_safe(self):
         self.assertEqual(self.parent.facts["result"], "ok")
-        self.assertEqual(self.parent.facts["isolation"], {"mode": "fork", "reason": None})
+        self.assertNotIn("isolation", self.parent.facts)
+        self.assertEqual(self.parent.layout["isolation"], {"mode": "fork", "reason": None})
 
     def test_a_forked_check_answers_what_a_fresh_interpreter_answers(self):
         argument = request("pf_no_provider_module", "remote::x")

@@ -586,18 +586,23 @@ pub(crate) fn check_sections(
     config: &RunConfig,
     llama_stack: &LlamaStackFacts,
 ) -> Result<(), ConfigError> {
-    let valid = llama_stack.providable_apis.join(", ");
+    let valid = llama_stack.layout.providable_apis.join(", ");
     for section in config.sections.iter().map(String::as_str) {
-        if llama_stack.providable_apis.iter().any(|api| api == section) {
+        if llama_stack
+            .layout
+            .providable_apis
+            .iter()
+            .any(|api| api == section)
+        {
             continue;
         }
-        if let Some(router) = llama_stack.routing_tables.get(section) {
+        if let Some(router) = llama_stack.layout.routing_tables.get(section) {
             return Err(ConfigError::RoutingTableApi {
                 section: section.to_string(),
                 router: router.clone(),
             });
         }
-        if llama_stack.apis.iter().any(|api| api == section) {
+        if llama_stack.layout.apis.iter().any(|api| api == section) {
             return Err(ConfigError::InternalApi {
                 section: section.to_string(),
                 valid,
@@ -617,6 +622,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::interpreter::ApiLayout;
 
     struct NoVars;
 
@@ -767,9 +773,11 @@ mod tests {
             distribution: "llama-stack".into(),
             version: "0.7.3".into(),
             api_package: Some("llama_stack_api".into()),
-            apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
-            providable_apis: vec!["eval".into()],
-            routing_tables: BTreeMap::from([("benchmarks".to_string(), "eval".to_string())]),
+            layout: ApiLayout {
+                apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
+                providable_apis: vec!["eval".into()],
+                routing_tables: BTreeMap::from([("benchmarks".to_string(), "eval".to_string())]),
+            },
         };
         let check = |section: &str| {
             let text = format!(
@@ -817,9 +825,14 @@ mod tests {
                 distribution: "llama-stack".into(),
                 version: "0.7.3".into(),
                 api_package: Some("llama_stack_api".into()),
-                apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
-                providable_apis: vec!["eval".into(), "inference".into()],
-                routing_tables: BTreeMap::from([("benchmarks".to_string(), "eval".to_string())]),
+                layout: ApiLayout {
+                    apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
+                    providable_apis: vec!["eval".into(), "inference".into()],
+                    routing_tables: BTreeMap::from([(
+                        "benchmarks".to_string(),
+                        "eval".to_string(),
+                    )]),
+                },
             }
         }
 

@@ -133,19 +133,21 @@ impl Layout<'_> {
 
     fn is_router(&self, api: &str) -> bool {
         self.facts
+            .layout
             .routing_tables
             .values()
             .any(|router| router == api)
     }
 
     fn is_internal(&self, api: &str) -> bool {
-        self.facts.apis.iter().any(|known| known == api)
+        self.facts.layout.apis.iter().any(|known| known == api)
             && !self
                 .facts
+                .layout
                 .providable_apis
                 .iter()
                 .any(|providable| providable == api)
-            && !self.facts.routing_tables.contains_key(api)
+            && !self.facts.layout.routing_tables.contains_key(api)
     }
 }
 
@@ -273,7 +275,7 @@ fn unmet_dependency(
     if layout.is_internal(dependency) {
         return None;
     }
-    if let Some(router) = layout.facts.routing_tables.get(dependency) {
+    if let Some(router) = layout.facts.layout.routing_tables.get(dependency) {
         return (!layout.is_served(router)).then(|| {
             (
                 format!(
@@ -342,15 +344,15 @@ fn variables(template: &str) -> Vec<String> {
 fn check_listed_apis(layout: &Layout<'_>) -> Result<(), Failure> {
     for name in layout.served {
         let name = name.as_str();
-        if !layout.facts.apis.iter().any(|known| known == name) {
+        if !layout.facts.layout.apis.iter().any(|known| known == name) {
             let error = CrossProviderError::UnknownApiListed {
                 name: name.to_string(),
                 version: layout.facts.version.clone(),
-                valid: layout.facts.apis.join(", "),
+                valid: layout.facts.layout.apis.join(", "),
             };
             return Err(Failure::new(None, error));
         }
-        let fix = if let Some(router) = layout.facts.routing_tables.get(name) {
+        let fix = if let Some(router) = layout.facts.layout.routing_tables.get(name) {
             (!layout.is_served(router)).then(|| {
                 format!("Also list its router API '{router}' in apis:, or remove '{name}'.")
             })

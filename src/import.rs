@@ -789,7 +789,7 @@ mod tests {
 
         use super::*;
         use crate::fuzzing::{self, mutated_json};
-        use crate::interpreter::LlamaStackFacts;
+        use crate::interpreter::{ApiLayout, LlamaStackFacts};
 
         /// Documents of the shapes the probe prints (see probe/preflight_probe.py).
         const SAMPLES: &[&str] = &[
@@ -821,9 +821,11 @@ mod tests {
                 distribution: "llama-stack".into(),
                 version: "0.7.3".into(),
                 api_package: Some("llama_stack_api".into()),
-                apis: vec!["eval".into(), "inference".into()],
-                providable_apis: vec!["eval".into(), "inference".into()],
-                routing_tables: BTreeMap::new(),
+                layout: ApiLayout {
+                    apis: vec!["eval".into(), "inference".into()],
+                    providable_apis: vec!["eval".into(), "inference".into()],
+                    routing_tables: BTreeMap::new(),
+                },
             }
         }
 

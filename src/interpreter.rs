@@ -2,9 +2,11 @@
 //!
 //! The choice follows what an operator expects: `--python`, else the active
 //! virtualenv (`VIRTUAL_ENV`), else `python3` on `PATH`. The source is kept so
-//! that "wrong Python" is obvious in every report. One probe run then returns
-//! the version, platform, `sys.path` and the installed llama-stack, including
-//! the sections that may hold providers, computed by llama-stack's own code.
+//! that "wrong Python" is obvious in every report. One probe process then
+//! answers twice: at once with the version, platform, `sys.path` and the
+//! installed llama-stack, then, once llama-stack's core has imported, with the
+//! sections that may hold providers, computed by llama-stack's own code
+//! ([`Starting`] is the time in between).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError, indented};
-use crate::probe::{self, ChannelError, Isolation, IsolationMode, PyException, Runner};
+use crate::probe::{ChannelError, Isolation, IsolationMode, PyException, Runner, WarmParent};
 use crate::subprocess::signal_name;
 
 /// The least time the interpreter query gets, whatever `--timeout` says.
@@ -89,12 +91,21 @@ pub(crate) struct LlamaStackFacts {
     pub(crate) distribution: String,
     pub(crate) version: String,
     pub(crate) api_package: Option<String>,
-    #[serde(default)]
+    /// Empty until llama-stack's core has imported (see [`Starting`]), and
+    /// then left out of the JSON report.
+    #[serde(flatten)]
+    pub(crate) layout: ApiLayout,
+}
+
+/// The sections llama-stack's own code allows.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct ApiLayout {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) apis: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) providable_apis: Vec<String>,
     /// Routing-table API → the router API that serves it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) routing_tables: BTreeMap<String, String>,
 }
 
@@ -106,20 +117,38 @@ pub(crate) struct InterpreterFacts {
     pub(crate) isolation: Isolation,
 }
 
+/// The warm parent's first document: what needs no llama-stack import.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 enum FactsDocument {
     Ok {
         python: Box<PythonFacts>,
         llama_stack: Option<LlamaStackFacts>,
-        /// Present when the warm parent answered (`serve` mode).
+        /// Whether the package of the first `module:` provider is on the path,
+        /// when one was asked about and the finders could say.
+        first_external_found: Option<bool>,
+    },
+    Error(ProbeFailure),
+}
+
+/// Its second: llama-stack's API layout once its core is imported.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+enum LayoutDocument {
+    Ok {
+        layout: Option<ApiLayout>,
+        /// Present when forking was allowed.
         isolation: Option<Isolation>,
     },
-    Error {
-        kind: String,
-        version: Option<String>,
-        exception: Option<Box<PyException>>,
-    },
+    Error(ProbeFailure),
+}
+
+/// A probe document that reports a failure instead of facts.
+#[derive(Debug, Deserialize)]
+struct ProbeFailure {
+    kind: String,
+    version: Option<String>,
+    exception: Option<Box<PyException>>,
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -327,105 +356,176 @@ pub(crate) fn select(
     })
 }
 
-/// Asks `interpreter` for its facts and returns them with the runner that
-/// will check each provider: the warm parent that answered the query when
-/// `fork` is allowed and the parent finds it safe, else fresh interpreters.
-pub(crate) fn query(
+/// The isolation shown when a provider was reported before llama-stack's
+/// core had finished importing (see [`Starting`]).
+const REPORTED_EARLY: &str = "the package of the first module: provider is not installed; that provider was checked in a fresh interpreter before llama-stack's core finished importing";
+
+/// An interpreter that has given its facts while llama-stack's core is still
+/// importing in it: the pipeline can act on what needs no llama-stack (the
+/// native checks, a `module:` provider whose package is absent) meanwhile.
+pub(crate) struct Starting {
+    /// The facts so far: no API layout yet.
+    facts: InterpreterFacts,
+    first_external_found: Option<bool>,
+    parent: WarmParent,
+    timeout: Duration,
+}
+
+/// Starts the probe in `interpreter` and reads its facts, asking whether the
+/// package of `first_external` (the first `module:` value) is on the path.
+/// `fork` lets the same process go on to answer checks from forks.
+pub(crate) fn start(
     interpreter: Interpreter,
     timeout: Duration,
     fork: bool,
-) -> Result<(InterpreterFacts, Runner), InterpreterError> {
-    // The query imports llama-stack's core as the server does (a second or two,
-    // more on a loaded node); a short per-provider --timeout must not turn
-    // that into a false "interpreter did not answer".
+    first_external: Option<&str>,
+) -> Result<Starting, InterpreterError> {
+    // Its second answer waits for llama-stack's core to import as the server
+    // imports it (a second or two, more on a loaded node); a short
+    // per-provider --timeout must not turn that into "did not answer".
     let timeout = timeout.max(MIN_QUERY_TIMEOUT);
     let path = interpreter.path.display().to_string();
-    let answered = if fork {
-        probe::start_warm::<FactsDocument>(&interpreter.path, timeout)
-            .map(|(document, parent)| (document, Some(parent)))
-    } else {
-        probe::run::<FactsDocument>(&interpreter.path, &["facts"], timeout)
-            .map(|probed| (probed.document, None))
-    };
+    let options = serde_json::json!({ "fork": fork, "first_external": first_external });
     // Leftovers of a chatty start-up (sitecustomize) are killed; they are not
     // the server's concern.
-    let (document, parent) = match answered {
-        Ok(answered) => answered,
-        Err(err) => return Err(channel_error(path, err, timeout)),
+    let (document, parent) = WarmParent::start(&interpreter.path, &options.to_string(), timeout)
+        .and_then(WarmParent::next_document::<FactsDocument>)
+        .map_err(|err| channel_error(path.clone(), err, timeout))?;
+    let (facts, first_external_found) = interpret_facts(interpreter, path, document)?;
+    Ok(Starting {
+        facts,
+        first_external_found,
+        parent,
+        timeout,
+    })
+}
+
+/// What the first document says about `interpreter` (shown as `path`), and
+/// whether the first `module:` provider's package was found.
+fn interpret_facts(
+    interpreter: Interpreter,
+    path: String,
+    document: FactsDocument,
+) -> Result<(InterpreterFacts, Option<bool>), InterpreterError> {
+    let (python, llama_stack, first_external_found) = match document {
+        FactsDocument::Ok {
+            python,
+            llama_stack,
+            first_external_found,
+        } => (python, llama_stack, first_external_found),
+        FactsDocument::Error(failure) => return Err(probe_failure(path, failure)),
     };
-    let facts = interpret(interpreter, path, document)?;
-    let runner = match parent {
-        Some(parent) if facts.isolation.mode == IsolationMode::Fork => {
+    let Some(llama_stack) = llama_stack else {
+        tracing::debug!(version = python.version, "interpreter has no llama-stack");
+        return Err(InterpreterError::LlamaStackMissing {
+            path,
+            source_kind: interpreter.source,
+        });
+    };
+    if !is_supported(&llama_stack) {
+        return Err(InterpreterError::LlamaStackUnsupported {
+            distribution: llama_stack.distribution,
+            version: llama_stack.version,
+        });
+    }
+    let facts = InterpreterFacts {
+        interpreter,
+        python: *python,
+        llama_stack,
+        isolation: Isolation {
+            mode: IsolationMode::Spawn,
+            reason: Some(REPORTED_EARLY.to_string()),
+        },
+    };
+    Ok((facts, first_external_found))
+}
+
+/// What the second document says: the layout, and the isolation the parent
+/// found safe (none without forking).
+fn interpret_layout(
+    path: String,
+    document: LayoutDocument,
+) -> Result<(ApiLayout, Isolation), InterpreterError> {
+    match document {
+        LayoutDocument::Ok {
+            layout: Some(layout),
+            isolation,
+        } => Ok((
+            layout,
+            isolation.unwrap_or(Isolation {
+                mode: IsolationMode::Spawn,
+                reason: Some("--no-fork".to_string()),
+            }),
+        )),
+        LayoutDocument::Ok { layout: None, .. } => Err(InterpreterError::NotPython {
+            path,
+            output: "the probe gave no API layout for a supported llama-stack".to_string(),
+        }),
+        LayoutDocument::Error(failure) => Err(probe_failure(path, failure)),
+    }
+}
+
+impl Starting {
+    /// The facts so far, for checks that need no llama-stack import and for a
+    /// report made before [`Starting::finish`].
+    pub(crate) fn facts(&self) -> &InterpreterFacts {
+        &self.facts
+    }
+
+    /// Whether the package of the first `module:` provider is surely absent:
+    /// its import fails whatever llama-stack does first.
+    pub(crate) fn first_external_absent(&self) -> bool {
+        self.first_external_found == Some(false)
+    }
+
+    /// Waits for llama-stack's layout and returns the complete facts with the
+    /// runner that will check each provider: this warm parent when forking was
+    /// allowed and it finds forking safe, else fresh interpreters.
+    pub(crate) fn finish(self) -> Result<(InterpreterFacts, Runner), InterpreterError> {
+        let Starting {
+            mut facts,
+            parent,
+            timeout,
+            ..
+        } = self;
+        let path = facts.interpreter.path.display().to_string();
+        let (document, parent) = parent
+            .next_document::<LayoutDocument>()
+            .map_err(|err| channel_error(path.clone(), err, timeout))?;
+        (facts.llama_stack.layout, facts.isolation) = interpret_layout(path, document)?;
+        let runner = if facts.isolation.mode == IsolationMode::Fork {
             tracing::info!("each provider is checked in a fork of one warm interpreter");
             parent.into_runner()
-        }
-        _ => {
+        } else {
             tracing::info!(
                 reason = facts.isolation.reason.as_deref().unwrap_or_default(),
                 "each provider is checked in a fresh interpreter"
             );
             Runner::fresh(&facts.interpreter.path)
-        }
-    };
-    Ok((facts, runner))
+        };
+        Ok((facts, runner))
+    }
 }
 
-/// What the facts document says about `interpreter` (shown as `path`).
-fn interpret(
-    interpreter: Interpreter,
-    path: String,
-    document: FactsDocument,
-) -> Result<InterpreterFacts, InterpreterError> {
-    match document {
-        FactsDocument::Ok {
-            python,
-            llama_stack: None,
-            ..
-        } => {
-            tracing::debug!(version = python.version, "interpreter has no llama-stack");
-            Err(InterpreterError::LlamaStackMissing {
-                path,
-                source_kind: interpreter.source,
-            })
-        }
-        FactsDocument::Ok {
-            python,
-            llama_stack: Some(llama_stack),
-            isolation,
-        } => {
-            if !is_supported(&llama_stack) {
-                return Err(InterpreterError::LlamaStackUnsupported {
-                    distribution: llama_stack.distribution,
-                    version: llama_stack.version,
-                });
-            }
-            let isolation = isolation.unwrap_or(Isolation {
-                mode: IsolationMode::Spawn,
-                reason: Some("--no-fork".to_string()),
-            });
-            Ok(InterpreterFacts {
-                interpreter,
-                python: *python,
-                llama_stack,
-                isolation,
-            })
-        }
-        FactsDocument::Error {
+/// What a failure document from the probe means.
+fn probe_failure(path: String, failure: ProbeFailure) -> InterpreterError {
+    match failure {
+        ProbeFailure {
             kind,
             version: Some(version),
             exception: Some(exception),
         } if kind == "llama_stack_import_failed" => {
-            Err(InterpreterError::LlamaStackBroken { version, exception })
+            InterpreterError::LlamaStackBroken { version, exception }
         }
-        FactsDocument::Error {
+        ProbeFailure {
             kind, exception, ..
-        } => Err(InterpreterError::NotPython {
+        } => InterpreterError::NotPython {
             path,
             output: format!(
                 "probe error {kind}: {}",
                 exception.map(|e| e.summary()).unwrap_or_default()
             ),
-        }),
+        },
     }
 }
 
@@ -535,9 +635,11 @@ mod tests {
             distribution: "llama-stack".into(),
             version: version.into(),
             api_package: api.map(String::from),
-            apis: vec![],
-            providable_apis: vec![],
-            routing_tables: BTreeMap::new(),
+            layout: ApiLayout {
+                apis: vec![],
+                providable_apis: vec![],
+                routing_tables: BTreeMap::new(),
+            },
         };
         assert!(is_supported(&facts("0.7.3", Some("llama_stack_api"))));
         assert!(is_supported(&facts("0.4.0", Some("llama_stack_api"))));
@@ -554,10 +656,12 @@ mod tests {
         use super::*;
         use crate::fuzzing::{self, mutated_json};
 
-        /// Documents of the shapes the probe's facts mode prints.
+        /// Documents of the shapes the probe's serve mode prints: facts
+        /// first, then the layout.
         const SAMPLES: &[&str] = &[
-            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api", "apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}}"#,
+            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api"}, "first_external_found": false}"#,
             r#"{"result": "ok", "python": {"version": "3.12.1", "implementation": "cpython", "executable": "/f", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": null}"#,
+            r#"{"result": "ok", "layout": {"apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}, "isolation": {"mode": "fork", "reason": null}}"#,
             r#"{"result": "error", "kind": "llama_stack_import_failed", "version": "0.6.1", "exception": {"type": "ImportError", "message": "m", "missing_module": null, "root_type": "ImportError", "root_message": "m", "root_missing_module": null, "traceback": "t"}}"#,
         ];
 
@@ -570,9 +674,19 @@ mod tests {
                     return Ok(());
                 };
                 let interpreter = Interpreter { path: "/v/bin/python".into(), source: InterpreterSource::Flag };
-                match interpret(interpreter, "/v/bin/python".to_string(), document) {
-                    Ok(facts) => prop_assert!(is_supported(&facts.llama_stack)),
+                match interpret_facts(interpreter, "/v/bin/python".to_string(), document) {
+                    Ok((facts, _)) => prop_assert!(is_supported(&facts.llama_stack)),
                     Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
+                }
+            }
+
+            #[test]
+            fn any_layout_document_is_accepted_or_explained(text in mutated_json(SAMPLES)) {
+                let Ok(document) = serde_json::from_str::<LayoutDocument>(&text) else {
+                    return Ok(());
+                };
+                if let Err(err) = interpret_layout("/v/bin/python".to_string(), document) {
+                    prop_assert!(!fuzzing::render(err).is_empty());
                 }
             }
         }

@@ -1,17 +1,21 @@
 //! Walks the phases in the spec's order and stops at the first failure (FR-021).
 //!
-//! run.yaml is read, then the interpreter is chosen and queried (both can be
+//! run.yaml is read, then the interpreter is chosen and started (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
-//! configuration), then run.yaml is parsed and its sections checked against the
-//! installed llama-stack, then each provider in file order goes through the
-//! native-code checks (in Rust, before anything of it is imported), then
-//! import, spec retrieval and spec validation in its own probe process. The
+//! configuration), then run.yaml's sections are checked against the installed
+//! llama-stack, then each provider in file order goes through the native-code
+//! checks (in Rust, before anything of it is imported), then import, spec
+//! retrieval and spec validation in its own probe process. One provider can
+//! come first, as in the server, which imports every `module:` provider before
+//! it looks at in-tree ones: the first `module:` provider, when its package is
+//! not installed at all. It is checked while llama-stack's core is still
+//! importing in the interpreter, and reported without waiting for that. The
 //! result is the spec's `PreflightResult`; rendering it is the report's job.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{self, Disabled, ProviderEntry, env::Environment};
+use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
 use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::import::{self, CheckSettings, ProbeReport};
@@ -97,7 +101,7 @@ pub(crate) fn run(
     environment: &dyn Environment,
     progress: &dyn Fn(Step<'_>),
 ) -> PreflightResult {
-    let result = PreflightResult {
+    let mut result = PreflightResult {
         run_yaml: options.run_yaml.clone(),
         interpreter: None,
         providers: Vec::new(),
@@ -108,17 +112,19 @@ pub(crate) fn run(
         Ok(text) => text,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
+    // Parsed now, judged later: an interpreter that cannot run is the
+    // caller's fault (exit 2) and is reported first.
+    let loaded = config::load(&options.run_yaml, &text, environment);
+    let first_external = loaded.as_ref().ok().and_then(first_external);
     progress(Step::Interpreter);
-    let (facts, mut runner) = match interpreter::select(options.python.as_deref(), selection)
-        .and_then(|chosen| interpreter::query(chosen, options.timeout, options.fork))
-    {
-        Ok(answered) => answered,
-        Err(err) => return result.failed(Failure::new(None, err)),
-    };
-    let mut result = PreflightResult {
-        interpreter: Some(facts.clone()),
-        ..result
-    };
+    let starting =
+        match interpreter::select(options.python.as_deref(), selection).and_then(|chosen| {
+            let module = first_external.and_then(|(_, entry)| entry.module.as_deref());
+            interpreter::start(chosen, options.timeout, options.fork, module)
+        }) {
+            Ok(starting) => starting,
+            Err(err) => return result.failed(Failure::new(None, err)),
+        };
     if let Some(dir) = options.metadata_dir.as_deref().filter(|dir| !dir.is_dir()) {
         result.warnings.push(Warning {
             provider_id: None,
@@ -131,8 +137,41 @@ pub(crate) fn run(
         });
     }
     let metadata_dir = options.metadata_dir.as_deref().filter(|dir| dir.is_dir());
-    let mut native = native::Checker::new(&facts);
-    let config = match config::load(&options.run_yaml, &text, environment)
+    let settings = CheckSettings {
+        timeout: options.timeout,
+        allow_writes: options.allow_writes,
+        check_config: options.check_config,
+    };
+    let mut native = native::Checker::new(starting.facts());
+    if let (Ok(config), Some((index, entry))) = (&loaded, first_external)
+        && starting.first_external_absent()
+    {
+        progress(Step::Provider {
+            api: &entry.api,
+            provider_id: &entry.display_id(),
+            position: index + 1,
+            total: config.providers.len(),
+        });
+        let checked = check_absent_package(
+            entry,
+            starting.facts(),
+            settings,
+            &mut native,
+            &mut result.warnings,
+        );
+        if let Some((failed, failure)) = checked {
+            result.interpreter = Some(starting.facts().clone());
+            result.providers = config.providers.iter().cloned().map(not_checked).collect();
+            result.providers[index] = failed;
+            return result.failed(failure);
+        }
+    }
+    let (facts, mut runner) = match starting.finish() {
+        Ok(finished) => finished,
+        Err(err) => return result.failed(Failure::new(None, err)),
+    };
+    result.interpreter = Some(facts.clone());
+    let config = match loaded
         .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
     {
         Ok(config) => config,
@@ -140,26 +179,14 @@ pub(crate) fn run(
     };
     let inputs = CheckInputs {
         facts: &facts,
-        settings: CheckSettings {
-            timeout: options.timeout,
-            allow_writes: options.allow_writes,
-            check_config: options.check_config,
-        },
+        settings,
         metadata_dir,
         run_yaml: &text,
     };
     let total = config.providers.len();
     for (index, entry) in config.providers.into_iter().enumerate() {
         if result.failure.is_some() {
-            let module = default_module(&entry);
-            result.providers.push(ProviderResult {
-                entry,
-                status: ProviderStatus::NotChecked,
-                module,
-                duration: None,
-                spec: None,
-                metadata: None,
-            });
+            result.providers.push(not_checked(entry));
             continue;
         }
         progress(Step::Provider {
@@ -209,6 +236,57 @@ pub(crate) fn run(
         }
     }
     result
+}
+
+/// The first `module:` entry and its index: the first provider code the
+/// server runs, since it imports every `module:` provider, in file order,
+/// before it does anything else with providers (`get_provider_registry`).
+fn first_external(config: &RunConfig) -> Option<(usize, &ProviderEntry)> {
+    config
+        .providers
+        .iter()
+        .enumerate()
+        .find(|(_, entry)| entry.module.is_some())
+}
+
+/// Checks `entry`, whose package the interpreter's import system does not
+/// find, in a fresh interpreter: that import fails whatever llama-stack does
+/// first, so the failure is reported without waiting for llama-stack's core.
+/// `None` if the check passed after all (an unusual finder); the provider is
+/// then checked again in its turn.
+fn check_absent_package(
+    entry: &ProviderEntry,
+    facts: &InterpreterFacts,
+    settings: CheckSettings,
+    native: &mut native::Checker,
+    warnings: &mut Vec<Warning>,
+) -> Option<(ProviderResult, Failure)> {
+    let mut fresh = Runner::fresh(&facts.interpreter.path);
+    let probed = import::probe_provider(&mut fresh, entry, &facts.llama_stack.version, settings);
+    let Err(import_failure) = probed else {
+        return None;
+    };
+    let result = ProviderResult {
+        status: ProviderStatus::Passed,
+        ..not_checked(entry.clone())
+    };
+    // The native phase still comes first for this provider (FR-008d).
+    let (result, failure) = match native.check(entry, warnings) {
+        Err(err) => fail(result, err),
+        Ok(()) => fail(result, import_failure),
+    };
+    failure.map(|failure| (result, failure))
+}
+
+fn not_checked(entry: ProviderEntry) -> ProviderResult {
+    ProviderResult {
+        module: default_module(&entry),
+        status: ProviderStatus::NotChecked,
+        duration: None,
+        spec: None,
+        metadata: None,
+        entry,
+    }
 }
 
 /// The module shown before the probe has reported.

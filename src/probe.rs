@@ -9,9 +9,10 @@
 //! provider packages. The probe writes its document as the last stdout line;
 //! anything before it (a chatty `sitecustomize`) is logged and ignored.
 //!
-//! Checks run in one of two ways ([`Runner`]). Warm: one interpreter (the
-//! probe's `serve` mode) reports the facts, imports llama-stack and every
-//! in-tree registry once, and answers each check from a forked child that
+//! The interpreter query is the probe's `serve` mode ([`WarmParent`]): the
+//! facts first, then llama-stack's layout once its core has imported. Checks
+//! then run in one of two ways ([`Runner`]). Warm: that same process, which
+//! has also imported every in-tree registry, answers each check from a forked child that
 //! leads its own process group; the parent supervises the child exactly as
 //! [`subprocess::run`] supervises a process (deadline, bounded capture, group
 //! kill) and sends back how it ended and what it printed, which is decoded
@@ -163,69 +164,74 @@ impl Runner {
     }
 }
 
-/// Starts the warm parent in `python` and decodes its first document (the
-/// facts) as `T`. The caller keeps the parent, as a [`Runner`], only when the
-/// document says forking is safe.
-pub(crate) fn start_warm<T: DeserializeOwned>(
-    python: &Path,
-    timeout: Duration,
-) -> Result<(T, WarmParent), ChannelError> {
-    let parent =
-        Session::start(&probe_command(python, &["serve"], timeout)).map_err(ChannelError::Spawn)?;
-    let deadline = Instant::now() + timeout;
-    let mut noise = Vec::new();
-    loop {
-        let next = parent.next_line(deadline);
-        let Next::Line(line) = next else {
-            let run = parent.finish(
-                next,
-                Captured {
-                    bytes: noise,
-                    dropped: 0,
-                },
-            );
-            return Err(match decode::<NotADocument>(run) {
-                Err(err) => err,
-                Ok(impossible) => match impossible.document {},
-            });
-        };
-        if !line.trim_start().starts_with('{') {
-            noise.extend_from_slice(line.as_bytes());
-            noise.push(b'\n');
-            continue;
-        }
-        return match serde_json::from_str::<T>(&line) {
-            Ok(document) => Ok((
-                document,
-                WarmParent {
-                    python: python.to_path_buf(),
-                    session: parent,
-                },
-            )),
-            Err(err) => {
-                tracing::debug!(%err, "warm parent document did not decode");
-                let stderr = parent.finish(Next::Closed, Captured::default()).stderr;
-                Err(ChannelError::Garbage {
-                    stdout: tail_lines(&line, 5),
-                    stderr,
-                })
-            }
-        };
-    }
-}
-
-/// What no stdout line can decode as: the noise a warm parent printed
-/// instead of its document is never one.
-#[derive(Debug, Deserialize)]
-enum NotADocument {}
-
-/// A started warm parent, not yet trusted with checks.
+/// The probe's `serve` mode, started: it answers documents (the facts, then
+/// llama-stack's layout) before it is trusted with checks.
 pub(crate) struct WarmParent {
     python: PathBuf,
     session: Session,
+    /// When its documents must all have been answered.
+    deadline: Instant,
 }
 
 impl WarmParent {
+    /// Starts `serve options` in `python`; its documents are due within
+    /// `timeout`.
+    pub(crate) fn start(
+        python: &Path,
+        options: &str,
+        timeout: Duration,
+    ) -> Result<WarmParent, ChannelError> {
+        let command = probe_command(python, &["serve", options], timeout);
+        let session = Session::start(&command).map_err(ChannelError::Spawn)?;
+        Ok(WarmParent {
+            python: python.to_path_buf(),
+            session,
+            deadline: Instant::now() + timeout,
+        })
+    }
+
+    /// Decodes the parent's next document as `T`. Lines that are not JSON (a
+    /// chatty `sitecustomize`) are skipped; if no document comes, the parent
+    /// is ended and the error says how it stopped.
+    pub(crate) fn next_document<T: DeserializeOwned>(self) -> Result<(T, Self), ChannelError> {
+        let mut noise = Vec::new();
+        loop {
+            let next = self.session.next_line(self.deadline);
+            let Next::Line(line) = next else {
+                let run = self.session.finish(
+                    next,
+                    Captured {
+                        bytes: noise,
+                        dropped: 0,
+                    },
+                );
+                return Err(match decode::<NotADocument>(run) {
+                    Err(err) => err,
+                    Ok(impossible) => match impossible.document {},
+                });
+            };
+            if !line.trim_start().starts_with('{') {
+                noise.extend_from_slice(line.as_bytes());
+                noise.push(b'\n');
+                continue;
+            }
+            return match serde_json::from_str::<T>(&line) {
+                Ok(document) => Ok((document, self)),
+                Err(err) => {
+                    tracing::debug!(%err, "warm parent document did not decode");
+                    let stderr = self
+                        .session
+                        .finish(Next::Closed, Captured::default())
+                        .stderr;
+                    Err(ChannelError::Garbage {
+                        stdout: tail_lines(&line, 5),
+                        stderr,
+                    })
+                }
+            };
+        }
+    }
+
     /// The runner that forks this parent for every check.
     pub(crate) fn into_runner(self) -> Runner {
         Runner {
@@ -234,6 +240,11 @@ impl WarmParent {
         }
     }
 }
+
+/// What no stdout line can decode as: the noise a warm parent printed
+/// instead of its document is never one.
+#[derive(Debug, Deserialize)]
+enum NotADocument {}
 
 /// What the warm parent says about one check.
 #[derive(Debug, Deserialize)]

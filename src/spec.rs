@@ -235,7 +235,7 @@ pub(crate) fn validate(
     let fields = spec.fields;
     let provider_type = required_text(&fields, "provider_type").map_err(Rejection::Spec)?;
     let api = required_text(&fields, "api").map_err(Rejection::Spec)?;
-    if !llama_stack.apis.iter().any(|known| known == api) {
+    if !llama_stack.layout.apis.iter().any(|known| known == api) {
         return Err(Rejection::Spec(SpecError::InvalidField {
             field: "api",
             problem: format!(

@@ -58,6 +58,9 @@ struct Case {
     preflight_exit: i32,
     /// Set when the real server starts although the configuration is wrong.
     server_blind_spot: Option<String>,
+    /// Text the failing server's log must show: the fault it stops at, for
+    /// cases about which of two faults is met first.
+    server_reports: Option<String>,
 }
 
 fn cache_path(variable: &str) -> PathBuf {
@@ -291,6 +294,12 @@ fn run_case(name: &str) {
             case.description
         ),
     }
+    if let Some(fault) = &case.server_reports {
+        assert!(
+            log_tail.contains(fault.as_str()),
+            "{name}: the server did not stop at the expected fault ({fault}):\n{log_tail}"
+        );
+    }
 }
 
 macro_rules! real_cases {
@@ -331,10 +340,12 @@ real_cases!(
     module_with_version_specifier,
     typo_external_type,
     typo_in_tree_type,
+    external_before_in_tree,
     typo_list_type,
     wrong_api_section,
     section_removed_in_this_release,
     dependency_drift,
+    drift_and_missing_package,
     dependency_router_not_served,
     dependency_disabled_by_env,
     valid_dependencies,
