@@ -97,6 +97,7 @@ Code: {}
         failure.resolution(),
         failure.code()
     ));
+    let summary = text::terminal_safe(&summary);
     let mut end = summary.len().min(TERMINATION_LOG_LIMIT);
     while !summary.is_char_boundary(end) {
         end -= 1;

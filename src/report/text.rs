@@ -14,22 +14,22 @@ const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
+const SUCCESS: &str = "All providers validated successfully";
+const METADATA_HEADLINE: &str = "WARNING: Provider metadata mismatch (non-blocking)";
 
 /// Renders the whole report.
 pub(crate) fn render(result: &PreflightResult, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_string()
-        }
-    };
+    let plain = terminal_safe(&render_plain(result));
+    if color { colorize(&plain) } else { plain }
+}
+
+fn render_plain(result: &PreflightResult) -> String {
     let mut out = String::new();
     if let Some(facts) = &result.interpreter {
         out.push_str(&interpreter_line(facts));
     }
     for provider in &result.providers {
-        if let Some(line) = provider_line(provider, &paint) {
+        if let Some(line) = provider_line(provider) {
             out.push_str(&line);
         }
     }
@@ -42,8 +42,7 @@ pub(crate) fn render(result: &PreflightResult, color: bool) -> String {
         })
         .collect();
     for block in &blocks {
-        let headline = paint(YELLOW, "WARNING: Provider metadata mismatch (non-blocking)");
-        let _ = write!(out, "\n{headline}{block}");
+        let _ = write!(out, "\n{METADATA_HEADLINE}{block}");
     }
     if !blocks.is_empty() {
         out.push('\n');
@@ -59,27 +58,96 @@ pub(crate) fn render(result: &PreflightResult, color: bool) -> String {
             .as_deref()
             .map(|id| format!("Provider {id}: "))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{} {who}{}",
-            paint(YELLOW, "WARNING:"),
-            warning.message
-        );
+        let _ = writeln!(out, "WARNING: {who}{}", warning.message);
     }
     match &result.failure {
         Some(failure) => {
             if !out.is_empty() && !out.ends_with("\n\n") {
                 out.push('\n');
             }
-            out.push_str(&failure_block(failure, result, &paint));
+            out.push_str(&failure_block(failure, result));
         }
         None => {
-            let _ = writeln!(
-                out,
-                "{}",
-                paint(GREEN, "All providers validated successfully")
-            );
+            let _ = writeln!(out, "{SUCCESS}");
         }
+    }
+    out
+}
+
+/// `text` as a terminal or a log viewer would show it, without letting it act
+/// on either: provider output and exception text reach the report verbatim,
+/// and may carry colour codes, progress bars or worse. Colour and cursor
+/// sequences (CSI, OSC) are dropped, a line rewritten with carriage returns
+/// keeps its indentation and what was written last, and any other control
+/// character is shown as `\xNN`.
+pub(crate) fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, mut line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        if line.contains('\r') {
+            // The indentation is the report's own; the rest is the text.
+            let text = line.trim_start_matches(' ');
+            out.push_str(&line[..line.len() - text.len()]);
+            line = text
+                .rsplit('\r')
+                .find(|segment| !segment.is_empty())
+                .unwrap_or_default();
+        }
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, chars.peek()) {
+                ('\x1b', Some('[')) => {
+                    // Parameters and intermediates up to the final byte.
+                    chars.next();
+                    chars.by_ref().find(|c| ('@'..='~').contains(c));
+                }
+                ('\x1b', Some(']')) => {
+                    // Up to BEL or ESC \, the two string terminators.
+                    chars.next();
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                ('\t', _) => out.push(c),
+                (c, _) if c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", u32::from(c));
+                }
+                (c, _) => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+/// Colours what a reader scans for. Each coloured word starts a line that
+/// the report itself writes, so it is found by where it stands.
+fn colorize(plain: &str) -> String {
+    let mut out = String::with_capacity(plain.len() + 64);
+    for line in plain.split_inclusive('\n') {
+        let (text, end) = line.split_at(line.trim_end_matches('\n').len());
+        let whole = |code: &str| format!("{code}{text}{RESET}{end}");
+        let word =
+            |code: &str, word: &str| format!("{code}{word}{RESET}{}{end}", &text[word.len()..]);
+        let painted = if text == SUCCESS {
+            whole(GREEN)
+        } else if text.starts_with("ERROR: ") {
+            whole(RED)
+        } else if text == METADATA_HEADLINE {
+            whole(YELLOW)
+        } else if text.starts_with("WARNING: ") {
+            word(YELLOW, "WARNING:")
+        } else if text.starts_with("PASS  ") {
+            word(GREEN, "PASS")
+        } else if text.starts_with("FAIL  ") {
+            word(RED, "FAIL")
+        } else {
+            line.to_string()
+        };
+        out.push_str(&painted);
     }
     out
 }
@@ -95,18 +163,13 @@ fn interpreter_line(facts: &InterpreterFacts) -> String {
     )
 }
 
-fn provider_line(
-    provider: &ProviderResult,
-    paint: &dyn Fn(&str, &str) -> String,
-) -> Option<String> {
+fn provider_line(provider: &ProviderResult) -> Option<String> {
     let entry = &provider.entry;
     let name = format!("{}/{}", entry.api, entry.display_id());
     let line = match provider.status {
         ProviderStatus::Passed => format!(
-            "{}  {name}  {}  module {}\n",
-            paint(GREEN, "PASS"),
-            entry.provider_type,
-            provider.module
+            "PASS  {name}  {}  module {}\n",
+            entry.provider_type, provider.module
         ),
         ProviderStatus::Skipped(disabled) => {
             let imported = if entry.is_imported() {
@@ -121,7 +184,7 @@ fn provider_line(
             )
         }
         ProviderStatus::Failed => {
-            format!("{}  {name}  {}\n", paint(RED, "FAIL"), entry.provider_type)
+            format!("FAIL  {name}  {}\n", entry.provider_type)
         }
         ProviderStatus::NotChecked => return None,
     };
@@ -167,14 +230,10 @@ fn metadata_block(provider: &ProviderResult, report: &MetadataReport) -> Option<
     Some(out)
 }
 
-fn failure_block(
-    failure: &Failure,
-    result: &PreflightResult,
-    paint: &dyn Fn(&str, &str) -> String,
-) -> String {
+fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     let error = &failure.error;
     let phase = error.phase();
-    let mut out = format!("{}\n\n", paint(RED, phase.headline()));
+    let mut out = format!("{}\n\n", phase.headline());
     match &failure.provider {
         Some(provider) => {
             let _ = writeln!(out, "Provider: {}", provider.provider_id);
@@ -252,4 +311,59 @@ pub(crate) fn snippet(diagnostic: &dyn Diagnostic) -> String {
         .skip_while(|line| !line.contains('['))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_text_cannot_act_on_the_terminal() {
+        let raw = "\x1b[31mERROR\x1b[0m loading\n  10%\r 50%\r100%\r\n\
+                   bell\x07 title\x1b]0;pwned\x07 st\x1b]2;x\x1b\\ end\x1b[2J\tok\u{9b}";
+        assert_eq!(
+            terminal_safe(raw),
+            "ERROR loading\n  100%\nbell\\x07 title st end\tok\\x9b"
+        );
+    }
+
+    #[test]
+    fn colour_goes_on_the_words_the_report_writes() {
+        let plain = "Interpreter: x\nPASS  a/b  t  module m\nFAIL  c/d  t\n\n\
+                     WARNING: Provider metadata mismatch (non-blocking)\n\nWARNING: w\n\n\
+                     ERROR: Provider validation failed\n\nReason: PASS  inside a line\n\
+                     All providers validated successfully\n";
+        assert_eq!(
+            colorize(plain),
+            "Interpreter: x\n\x1b[32mPASS\x1b[0m  a/b  t  module m\n\x1b[31mFAIL\x1b[0m  c/d  t\n\n\
+             \x1b[33mWARNING: Provider metadata mismatch (non-blocking)\x1b[0m\n\n\
+             \x1b[33mWARNING:\x1b[0m w\n\n\
+             \x1b[31mERROR: Provider validation failed\x1b[0m\n\nReason: PASS  inside a line\n\
+             \x1b[32mAll providers validated successfully\x1b[0m\n"
+        );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, text_of};
+
+        /// Pieces of what terminals act on, mixed with plain text.
+        const TERMINAL_FRAGMENTS: &[&str] = &[
+            "\x1b[", "\x1b]", "\x1b", "[31m", "0;title", "\x07", "\x1b\\", "\r", "\n", "\t", "  ",
+            "\u{9b}", "\u{7f}", "\0", "\x08", "text", "100%", "m", "é",
+        ];
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            #[test]
+            fn any_text_is_made_inert(text in text_of(TERMINAL_FRAGMENTS)) {
+                let shown = terminal_safe(&text);
+                prop_assert!(!shown.chars().any(|c| c.is_control() && c != '\n' && c != '\t'), "{shown:?}");
+                prop_assert_eq!(shown.matches('\n').count(), text.matches('\n').count());
+            }
+        }
+    }
 }
