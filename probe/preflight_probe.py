@@ -425,8 +425,19 @@ def describe_exception(exc):
         "root_type": qualified_type(root),
         "root_message": safe_text(str_or_repr(root)),
         "root_missing_module": module_not_found_name(root),
+        "root_path": loaded_file(root),
         "traceback": safe_text(tb[-TEXT_LIMIT * 4 :]) if len(tb) > TEXT_LIMIT * 4 else safe_text(tb),
     }
+
+
+def loaded_file(exc):
+    """The file an ImportError was loading (an extension module whose own
+    libraries failed to load), if it says."""
+    try:
+        path = exc.path if isinstance(exc, ImportError) else None
+        return safe_text(path) if isinstance(path, str) else None
+    except BaseException:  # noqa: BLE001 - a hostile property
+        return None
 
 
 def str_or_repr(exc):

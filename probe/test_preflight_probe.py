@@ -133,6 +133,12 @@ class ExceptionTests(unittest.TestCase):
         self.assertEqual(described["root_missing_module"], "pf_surely_not_installed_anywhere")
 
 
+    def test_the_file_a_failed_extension_load_was_for_is_kept(self):
+        raised = ImportError("libx.so.1: cannot open shared object file", name="m", path="/v/m.so")
+        self.assertEqual(probe.describe_exception(raised)["root_path"], "/v/m.so")
+        self.assertIsNone(probe.describe_exception(OSError("libx.so.1: cannot open"))["root_path"])
+
+
 class ProcessTests(unittest.TestCase):
     def test_facts_describe_the_interpreter(self):
         document = facts_and_layout()[0]

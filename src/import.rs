@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, indented};
-use crate::probe::{ChannelError, Probed, PyException, Runner};
+use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner};
 use crate::subprocess::signal_name;
 
 /// The default per-provider time limit. Fail-fast means at most one provider
@@ -196,6 +196,34 @@ pub(crate) enum ImportError {
     IncompatibleLlamaStack {
         version: String,
         missing: String,
+        target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error(
+        "Importing {target} needs the shared library {library}, which the dynamic loader cannot find"
+    )]
+    #[diagnostic(
+        code(preflight::import::shared_library_missing),
+        help(
+            "Install the system package that provides {library} in the server's image (with apt-get, dnf or apk), or put the directory that holds it on LD_LIBRARY_PATH for the server; it fails the same way when it imports the provider."
+        )
+    )]
+    SharedLibraryMissing {
+        library: String,
+        target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Importing {target} failed: a native library lacks the symbol {symbol}")]
+    #[diagnostic(
+        code(preflight::import::undefined_symbol),
+        help(
+            "A compiled module was built against another version of a library it links to, often a package from another release than its companion (torch and torchvision, for example). Reinstall them at versions built for each other; the server fails the same way."
+        )
+    )]
+    UndefinedSymbol {
+        symbol: String,
         target: String,
         exception: Box<PyException>,
     },
@@ -385,6 +413,17 @@ impl PhaseError for ImportError {
             } => Some(format!(
                 "Importing {target} needs the module '{missing}', which llama-stack {version} does not have: the provider was written for another llama-stack release."
             )),
+            ImportError::SharedLibraryMissing {
+                library, exception, ..
+            } => exception.root_path.as_ref().map(|file| {
+                format!("Loading {file} needs {library}, directly or through a library it links to; the loader found it neither through the file's RPATH/RUNPATH nor on LD_LIBRARY_PATH, in /etc/ld.so.cache or in the system library directories.")
+            }),
+            ImportError::UndefinedSymbol {
+                symbol, exception, ..
+            } => exception
+                .root_path
+                .as_ref()
+                .map(|file| format!("Loading {file} needs {symbol}, which none of the libraries it was linked with at load time defines.")),
             ImportError::NoProviderModule { package, .. } => Some(format!(
                 "The package '{package}' is installed, but '{package}.provider' does not exist."
             )),
@@ -443,6 +482,8 @@ impl PhaseError for ImportError {
             | ImportError::NoProviderModule { exception, .. }
             | ImportError::DependencyMissing { exception, .. }
             | ImportError::IncompatibleLlamaStack { exception, .. }
+            | ImportError::SharedLibraryMissing { exception, .. }
+            | ImportError::UndefinedSymbol { exception, .. }
             | ImportError::ImportFailed { exception, .. }
             | ImportError::GetProviderSpecMissing { exception, .. }
             | ImportError::RegistryFailed { exception, .. }
@@ -607,10 +648,23 @@ pub(crate) fn classify_import(
     llama_stack_version: &str,
 ) -> ImportError {
     let Some(missing) = exception.missing_module().map(str::to_string) else {
-        return ImportError::ImportFailed {
-            target: target.to_string(),
-            summary: exception.summary(),
-            exception,
+        let target = target.to_string();
+        return match exception.loader_failure() {
+            Some(LoaderFailure::LibraryMissing(library)) => ImportError::SharedLibraryMissing {
+                library,
+                target,
+                exception,
+            },
+            Some(LoaderFailure::UndefinedSymbol(symbol)) => ImportError::UndefinedSymbol {
+                symbol,
+                target,
+                exception,
+            },
+            None => ImportError::ImportFailed {
+                target,
+                summary: exception.summary(),
+                exception,
+            },
         };
     };
     let is_package_or_parent =
@@ -722,8 +776,58 @@ mod tests {
             root_type: "ModuleNotFoundError".into(),
             root_message: "m".into(),
             root_missing_module: missing.map(String::from),
+            root_path: None,
             traceback: "Traceback".into(),
         }
+    }
+
+    /// The code for an `ImportError` whose message is `message`, as the
+    /// loader words it.
+    fn classify_loader_message(message: &str) -> String {
+        let raised = PyException {
+            kind: "ImportError".into(),
+            root_type: "ImportError".into(),
+            message: message.into(),
+            root_message: message.into(),
+            ..exception(None)
+        };
+        let err = classify_import("pkg", "pkg.provider", Box::new(raised), "0.7.3");
+        format!(
+            "{} {err}",
+            err.code().map(|code| code.to_string()).unwrap_or_default()
+        )
+    }
+
+    #[test]
+    fn the_loaders_own_words_name_the_library_or_the_symbol() {
+        assert_eq!(
+            classify_loader_message(
+                "libGL.so.1: cannot open shared object file: No such file or directory"
+            ),
+            "preflight::import::shared_library_missing Importing pkg.provider needs the shared library libGL.so.1, which the dynamic loader cannot find"
+        );
+        assert_eq!(
+            classify_loader_message(
+                "Error loading shared library libgomp.so.1: No such file or directory (needed by /v/x/_ext.so)"
+            ),
+            "preflight::import::shared_library_missing Importing pkg.provider needs the shared library libgomp.so.1, which the dynamic loader cannot find"
+        );
+        assert_eq!(
+            classify_loader_message(
+                "/v/torchvision/_C.so: undefined symbol: _ZN3c1017RegisterOperators"
+            ),
+            "preflight::import::undefined_symbol Importing pkg.provider failed: a native library lacks the symbol _ZN3c1017RegisterOperators"
+        );
+        assert_eq!(
+            classify_loader_message(
+                "Error relocating /v/x/_ext.so: png_set_longjmp_fn: symbol not found"
+            ),
+            "preflight::import::undefined_symbol Importing pkg.provider failed: a native library lacks the symbol png_set_longjmp_fn"
+        );
+        assert_eq!(
+            classify_loader_message("cannot import name 'x' from 'y'"),
+            "preflight::import::import_failed Importing pkg.provider raised ImportError: cannot import name 'x' from 'y'"
+        );
     }
 
     fn classify(package: &str, missing: Option<&str>) -> String {

@@ -96,6 +96,45 @@ impl ChannelError {
     }
 }
 
+/// A dynamic-loader failure, read from its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LoaderFailure {
+    /// A library is not on the loader's search path.
+    LibraryMissing(String),
+    /// A library was found but lacks a symbol another one needs.
+    UndefinedSymbol(String),
+}
+
+impl LoaderFailure {
+    fn parse(message: &str) -> Option<LoaderFailure> {
+        let word_before = |marker: &str| {
+            let (before, _) = message.split_once(marker)?;
+            let word = before.rsplit(' ').next()?.trim_end_matches(':');
+            (!word.is_empty()).then(|| word.to_string())
+        };
+        let word_after = |marker: &str| {
+            let (_, after) = message.split_once(marker)?;
+            let word = after.split([' ', ',', ')']).next()?;
+            (!word.is_empty()).then(|| word.to_string())
+        };
+        // glibc: "libgomp.so.1: cannot open shared object file: No such file
+        // or directory"; musl: "Error loading shared library libgomp.so.1: No
+        // such file or directory (needed by /x/_ext.so)".
+        if let Some(library) = word_before(": cannot open shared object file")
+            .or_else(|| word_after("Error loading shared library "))
+        {
+            return Some(LoaderFailure::LibraryMissing(
+                library.trim_end_matches(':').to_string(),
+            ));
+        }
+        // glibc: "/x/_ext.so: undefined symbol: _ZN3c10"; musl: "Error
+        // relocating /x/_ext.so: _ZN3c10: symbol not found".
+        word_after("undefined symbol: ")
+            .or_else(|| word_before(": symbol not found"))
+            .map(LoaderFailure::UndefinedSymbol)
+    }
+}
+
 /// A decoded probe document and how the run went.
 #[derive(Debug)]
 pub(crate) struct Probed<T> {
@@ -425,6 +464,9 @@ pub(crate) struct PyException {
     pub(crate) root_type: String,
     pub(crate) root_message: String,
     pub(crate) root_missing_module: Option<String>,
+    /// The file the root `ImportError` was loading, when it names one.
+    #[serde(default)]
+    pub(crate) root_path: Option<String>,
     pub(crate) traceback: String,
 }
 
@@ -436,6 +478,15 @@ impl PyException {
         } else {
             format!("{}: {}", self.kind, self.message)
         }
+    }
+
+    /// What the dynamic loader refused, when the message here or at the root
+    /// of the chain is its error (glibc's or musl's wording), as `dlopen`
+    /// reports it through an `ImportError` or a ctypes `OSError`.
+    pub(crate) fn loader_failure(&self) -> Option<LoaderFailure> {
+        [&self.root_message, &self.message]
+            .into_iter()
+            .find_map(|message| LoaderFailure::parse(message))
     }
 
     /// The module a `ModuleNotFoundError` names, here or at the root of the chain.

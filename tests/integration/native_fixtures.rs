@@ -103,36 +103,40 @@ fn gcc(dir: &Path, args: &[&str]) {
     assert!(status.success(), "gcc {args:?} failed");
 }
 
-/// An extension that needs `GLIBC_2.99` from `libc.so.6`: linked against a
-/// stand-in libc that defines that version.
-fn needs_glibc_2_99(dir: &Path) -> Vec<u8> {
+/// An extension linked against a stand-in library named `soname`, built with
+/// `version_script` if given, and the directory that holds the library. With
+/// `libc.so.6` and `glibc_2_99.map` it needs `GLIBC_2.99`; under a name of its
+/// own, the library is one the loader does not find, since nothing puts that
+/// directory on its search path.
+fn linked_to_stand_in(dir: &Path, soname: &str, version_script: Option<&str>) -> Vec<u8> {
     let native = repo().join("testdata/native");
     let source = |name: &str| native.join(name).display().to_string();
+    let mut library = vec![
+        "-shared".to_string(),
+        "-fPIC".to_string(),
+        "-nostdlib".to_string(),
+        format!("-Wl,-soname,{soname}"),
+    ];
+    library.extend(version_script.map(|script| format!("-Wl,--version-script={}", source(script))));
+    library.extend([
+        source("stand_in_library.c"),
+        "-o".to_string(),
+        soname.to_string(),
+    ]);
+    gcc(dir, &library.iter().map(String::as_str).collect::<Vec<_>>());
+    let extension = format!("{soname}.ext.so");
     gcc(
         dir,
         &[
             "-shared",
             "-fPIC",
-            "-nostdlib",
-            "-Wl,-soname,libc.so.6",
-            &format!("-Wl,--version-script={}", source("glibc_2_99.map")),
-            &source("glibc_2_99_stub.c"),
+            &source("calls_stand_in_library.c"),
+            &format!("./{soname}"),
             "-o",
-            "libc.so.6",
+            &extension,
         ],
     );
-    gcc(
-        dir,
-        &[
-            "-shared",
-            "-fPIC",
-            &source("needs_glibc_2_99.c"),
-            "./libc.so.6",
-            "-o",
-            "needs_glibc_2_99.so",
-        ],
-    );
-    fs::read(dir.join("needs_glibc_2_99.so")).expect("the built extension")
+    fs::read(dir.join(extension)).expect("the built extension")
 }
 
 /// A copy of an ELF64 little-endian file claiming another machine.
@@ -327,7 +331,21 @@ impl Fixtures {
             "glibc_too_old",
             &[Dist::new(
                 "pf_native",
-                with_extension("pf_native/_hello.abi3.so", needs_glibc_2_99(root)),
+                with_extension(
+                    "pf_native/_hello.abi3.so",
+                    linked_to_stand_in(root, "libc.so.6", Some("glibc_2_99.map")),
+                ),
+            )],
+            vec![],
+        );
+        site(
+            "shared_library_missing",
+            &[Dist::new(
+                "pf_native",
+                with_extension(
+                    "pf_native/_hello.abi3.so",
+                    linked_to_stand_in(root, "libpf_not_installed.so.1", None),
+                ),
             )],
             vec![],
         );

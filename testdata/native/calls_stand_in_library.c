@@ -1,4 +1,4 @@
-/* An extension module that calls into glibc_2_99_stub.c's GLIBC_2.99 symbol. */
+/* An extension module that calls into stand_in_library.c's symbol. */
 void preflight_fixture_fn(void);
 
 void *PyInit__hello(void) {
