@@ -152,6 +152,10 @@ pub(crate) fn run(
             position: index + 1,
             total: config.providers.len(),
         });
+        tracing::info!(
+            provider = entry.display_id(),
+            "the first module: provider's package is not installed; checking it in a fresh interpreter while llama-stack's core imports"
+        );
         let checked = check_absent_package(
             entry,
             starting.facts(),

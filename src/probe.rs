@@ -12,11 +12,11 @@
 //! The interpreter query is the probe's `serve` mode ([`WarmParent`]): the
 //! facts first, then llama-stack's layout once its core has imported. Checks
 //! then run in one of two ways ([`Runner`]). Warm: that same process, which
-//! has also imported every in-tree registry, answers each check from a forked child that
-//! leads its own process group; the parent supervises the child exactly as
-//! [`subprocess::run`] supervises a process (deadline, bounded capture, group
-//! kill) and sends back how it ended and what it printed, which is decoded
-//! the same way. Fresh: a new interpreter per check, used when the warm
+//! has also imported every in-tree registry, answers each check from a forked
+//! child that leads its own process group; the parent supervises the child
+//! exactly as [`subprocess::run`] supervises a process (deadline, bounded
+//! capture, group kill) and sends back how it ended and what it printed,
+//! which is decoded the same way. Fresh: a new interpreter per check, used when the warm
 //! parent says forking is unsafe (threads running after the shared imports),
 //! when the platform cannot fork, or with `--no-fork`.
 
