@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pep508_rs::pep440_rs::Version;
+use pep508_rs::pep440_rs::{Operator, Version, VersionSpecifier};
 use pep508_rs::{
     ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl,
 };
@@ -409,7 +409,11 @@ impl InstalledDistributions {
             (None, _) => false,
             (Some(version), Some(VersionOrUrl::VersionSpecifier(specifiers))) => {
                 Version::from_str(version)
-                    .map(|version| specifiers.contains(&version))
+                    .map(|version| {
+                        specifiers
+                            .iter()
+                            .all(|specifier| meets(specifier, &version))
+                    })
                     .unwrap_or(true)
             }
             (Some(_), _) => true,
@@ -478,6 +482,17 @@ pub(crate) fn marker_environment(python_version: &str, machine: &str) -> Option<
         sys_platform: "linux",
     })
     .ok()
+}
+
+/// Whether an installed `version` meets `specifier`, as pip decides. pep440_rs
+/// refuses every pre-release of V for `<V` even when V is itself a
+/// pre-release, where PEP 440 (and pip) accept the earlier ones: `2.0rc1`
+/// meets `<2.0rc2`.
+fn meets(specifier: &VersionSpecifier, version: &Version) -> bool {
+    if *specifier.operator() == Operator::LessThan && specifier.version().any_prerelease() {
+        return version < specifier.version();
+    }
+    specifier.contains(version)
 }
 
 #[cfg(test)]
@@ -577,6 +592,22 @@ mod tests {
     fn a_name_ending_in_a_separator_is_not_pep_508_and_does_not_panic() {
         assert!(parse_requirement("a->=1").is_none());
         assert_eq!(unmet(&installed(&[]), "a->=1"), ["a->=1 (not installed)"]);
+    }
+
+    #[test]
+    fn pre_releases_meet_ranges_as_pip_decides() {
+        let env = installed(&[("rc", "2.0rc1"), ("post", "2.0.post1")]);
+        assert!(unmet(&env, "rc<2.0rc2").is_empty());
+        assert!(unmet(&env, "rc>=1.0").is_empty());
+        assert_eq!(unmet(&env, "rc<2.0"), ["rc<2.0 (2.0rc1 is installed)"]);
+        assert_eq!(
+            unmet(&env, "rc<2.0rc1"),
+            ["rc<2.0rc1 (2.0rc1 is installed)"]
+        );
+        assert_eq!(
+            unmet(&env, "post>2.0"),
+            ["post>2.0 (2.0.post1 is installed)"]
+        );
     }
 
     #[test]
