@@ -13,10 +13,13 @@
 //! loaded, on a file the import reaches (an extension module, or a library
 //! in a wheel's `*.libs/`), is an error; anything less certain (a library only
 //! `ctypes` might load, a size that differs from `RECORD`, tags that disagree
-//! with content, `Requires-Python`) is a warning.
+//! with content, `Requires-Python`) is a warning. So is a library that a
+//! loaded file needs and the loader will not find ([`loader`]): a package may
+//! load it itself first.
 
 mod header;
 mod judge;
+mod loader;
 mod locate;
 mod platform;
 mod suffix;
@@ -38,9 +41,10 @@ use crate::diagnostics::{Phase, PhaseError, Warning};
 use crate::import;
 use crate::installed::{self, Distribution, InstalledDistributions};
 use crate::interpreter::InterpreterFacts;
-use crate::native::header::{Content, Inspection};
+use crate::native::header::{Content, ElfFacts, Inspection};
 use crate::native::judge::{Problem, Reach};
-use crate::native::platform::Libc;
+use crate::native::loader::LibrarySearch;
+use crate::native::platform::{Libc, Os};
 use crate::native::suffix::ModuleFile;
 use crate::native::target::Interpreter;
 
@@ -52,6 +56,7 @@ mod codes {
     pub(super) const UNSUPPORTED_TAG: &str = "preflight::native::unsupported_wheel_tag";
     pub(super) const REQUIRES_PYTHON: &str = "preflight::native::requires_python";
     pub(super) const UNREADABLE: &str = "preflight::native::unreadable";
+    pub(super) const LIBRARY_NOT_FOUND: &str = "preflight::native::library_not_found";
 }
 
 /// A native file that will not load, as the error block shows it.
@@ -162,6 +167,15 @@ struct NativeFile {
     reach: Reach,
 }
 
+/// A file the import loads, whose `DT_NEEDED` libraries are looked up once
+/// the provider's whole closure (and so every library it ships) is known.
+struct Linked {
+    path: PathBuf,
+    relative: String,
+    package: String,
+    facts: Box<ElfFacts>,
+}
+
 /// Who a finding is about, for messages and `pip` lines.
 struct Owner {
     package: String,
@@ -184,6 +198,11 @@ pub(crate) struct Checker {
     files: HashMap<(u64, u64), (Content, u64)>,
     skipped_warned: bool,
     stats: ScanStats,
+    /// Where the loader looks, read when first needed.
+    libraries: Option<LibrarySearch>,
+    /// The file names of every native file scanned so far.
+    shipped: BTreeSet<String>,
+    linked: Vec<Linked>,
 }
 
 impl Checker {
@@ -199,6 +218,9 @@ impl Checker {
             files: HashMap::new(),
             skipped_warned: false,
             stats: ScanStats::default(),
+            libraries: None,
+            shipped: BTreeSet::new(),
+            linked: Vec::new(),
         }
     }
 
@@ -292,7 +314,34 @@ impl Checker {
                 self.check_distribution(distribution, interpreter, entry, warnings)?;
             }
         }
+        self.look_up_libraries(entry, warnings);
         Ok(())
+    }
+
+    /// Warns about each library a loaded file needs that the loader will not
+    /// find (see [`loader`]).
+    fn look_up_libraries(&mut self, entry: &ProviderEntry, warnings: &mut Vec<Warning>) {
+        if self.linked.is_empty() {
+            return;
+        }
+        let machine = &self.machine;
+        let libraries = self.libraries.get_or_insert_with(|| {
+            let ld_library_path = std::env::var_os("LD_LIBRARY_PATH");
+            let multiarch = format!("{machine}-linux-gnu");
+            LibrarySearch::new(Path::new("/"), ld_library_path.as_deref(), Some(&multiarch))
+        });
+        for linked in std::mem::take(&mut self.linked) {
+            for library in libraries.missing(&linked.path, &linked.facts, &self.shipped) {
+                warnings.push(warning(
+                    entry,
+                    codes::LIBRARY_NOT_FOUND,
+                    format!(
+                        "{} ({}) needs {library}, which the dynamic loader will not find (its RPATH/RUNPATH, LD_LIBRARY_PATH, the ld.so.conf directories and the system library directories were searched): loading it fails unless the package loads {library} itself first. Install the system package that provides {library} in the image",
+                        linked.relative, linked.package
+                    ),
+                ));
+            }
+        }
     }
 
     fn check_unowned(
@@ -386,6 +435,9 @@ impl Checker {
         entry: &ProviderEntry,
         warnings: &mut Vec<Warning>,
     ) -> Result<(), NativeError> {
+        if let Some(name) = file.path.file_name() {
+            self.shipped.insert(name.to_string_lossy().into_owned());
+        }
         let mut warn = |code, message| warnings.push(warning(entry, code, message));
         let (content, size) = match self.read(&file.path) {
             Ok(read) => read,
@@ -414,6 +466,21 @@ impl Checker {
                 ),
             );
             return Ok(());
+        }
+        let loaded = matches!(
+            file.reach,
+            Reach::Extension(ModuleFile::Visible { .. }) | Reach::Bundled
+        );
+        if let Content::Elf(facts) = &content
+            && loaded
+            && interpreter.target.os == Os::Linux
+        {
+            self.linked.push(Linked {
+                path: file.path.clone(),
+                relative: file.relative.clone(),
+                package: owner.package.clone(),
+                facts: facts.clone(),
+            });
         }
         if let Some(recorded) = file.recorded_size.filter(|&recorded| recorded != size) {
             warn(

@@ -59,6 +59,8 @@ pub(crate) struct ElfFacts {
     pub(crate) interpreter: Option<String>,
     /// `DT_NEEDED` entries.
     pub(crate) needed: Vec<String>,
+    /// The directories of `DT_RPATH` and `DT_RUNPATH`, unexpanded (`$ORIGIN`).
+    pub(crate) search_path: Vec<String>,
     /// The highest non-weak `GLIBC_x.y` version required from glibc's libraries.
     pub(crate) glibc_required: Option<(u32, u32)>,
 }
@@ -318,6 +320,19 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
         .filter(|entry| entry.tag(endian) == elf::DT_NEEDED)
         .take(MAX_NEEDED)
         .filter_map(|entry| string(entry.val(endian)))
+        .collect();
+    facts.search_path = entries
+        .iter()
+        .filter(|entry| matches!(entry.tag(endian), elf::DT_RPATH | elf::DT_RUNPATH))
+        .take(MAX_NEEDED)
+        .filter_map(|entry| string(entry.val(endian)))
+        .flat_map(|paths| {
+            paths
+                .split(':')
+                .filter(|dir| !dir.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let verneed = value(elf::DT_VERNEED).and_then(|va| file_offset(loads, endian, va));
     let count = value(elf::DT_VERNEEDNUM).unwrap_or(0);

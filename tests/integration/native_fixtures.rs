@@ -338,15 +338,21 @@ impl Fixtures {
             )],
             vec![],
         );
+        let needs_missing_library = linked_to_stand_in(root, "libpf_not_installed.so.1", None);
         site(
             "shared_library_missing",
             &[Dist::new(
                 "pf_native",
-                with_extension(
-                    "pf_native/_hello.abi3.so",
-                    linked_to_stand_in(root, "libpf_not_installed.so.1", None),
-                ),
+                with_extension("pf_native/_hello.abi3.so", needs_missing_library.clone()),
             )],
+            vec![],
+        );
+        // The provider imports only _hello; _later would fail when first used.
+        let mut later = with_extension("pf_native/_hello.abi3.so", good.clone());
+        later.push(File::new("pf_native/_later.abi3.so", needs_missing_library));
+        site(
+            "library_not_found_later",
+            &[Dist::new("pf_native", later)],
             vec![],
         );
         let mut uncertain = with_extension("pf_native/_hello.abi3.so", good.clone());
