@@ -234,7 +234,7 @@ def package_found(module):
     of the import system's finders so that no code of the package runs; None
     when they cannot say."""
     try:
-        return importlib.util.find_spec(module.split("==")[0].partition(".")[0]) is not None
+        return importlib.util.find_spec(import_name(module).partition(".")[0]) is not None
     except BaseException:  # noqa: BLE001 - a bad name or a failing finder
         return None
 
@@ -601,9 +601,13 @@ def failure(kind, **fields):
     return {"result": "error", "kind": kind, **fields}
 
 
+def import_name(module):
+    """Exactly the server's reading of a `module:` value (core/distribution.py)."""
+    return module.split("==")[0]
+
+
 def check_external(request):
-    # Exactly the server's reading of `module:` (core/distribution.py).
-    target = request["module"].split("==")[0] + ".provider"
+    target = import_name(request["module"]) + ".provider"
     try:
         module = importlib.import_module(target)
     except BaseException as exc:  # noqa: BLE001

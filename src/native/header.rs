@@ -315,24 +315,21 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
             .ok()?;
         Some(String::from_utf8_lossy(bytes).into_owned())
     };
-    facts.needed = entries
+    // The string values of the entries tagged `tags`, in file order.
+    let strings = |tags: &[elf::DynamicTag]| {
+        entries
+            .iter()
+            .filter(|entry| tags.contains(&entry.tag(endian)))
+            .take(MAX_NEEDED)
+            .filter_map(|entry| string(entry.val(endian)))
+            .collect::<Vec<_>>()
+    };
+    facts.needed = strings(&[elf::DT_NEEDED]);
+    facts.search_path = strings(&[elf::DT_RPATH, elf::DT_RUNPATH])
         .iter()
-        .filter(|entry| entry.tag(endian) == elf::DT_NEEDED)
-        .take(MAX_NEEDED)
-        .filter_map(|entry| string(entry.val(endian)))
-        .collect();
-    facts.search_path = entries
-        .iter()
-        .filter(|entry| matches!(entry.tag(endian), elf::DT_RPATH | elf::DT_RUNPATH))
-        .take(MAX_NEEDED)
-        .filter_map(|entry| string(entry.val(endian)))
-        .flat_map(|paths| {
-            paths
-                .split(':')
-                .filter(|dir| !dir.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|paths| paths.split(':'))
+        .filter(|dir| !dir.is_empty())
+        .map(str::to_string)
         .collect();
     let verneed = value(elf::DT_VERNEED).and_then(|va| file_offset(loads, endian, va));
     let count = value(elf::DT_VERNEEDNUM).unwrap_or(0);
