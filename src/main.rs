@@ -23,6 +23,7 @@ mod pipeline;
 mod probe;
 mod report;
 mod spec;
+mod stack_config;
 mod subprocess;
 
 use std::env;

@@ -32,13 +32,17 @@ pub(crate) struct MissingVariable {
     pub(crate) path: String,
 }
 
-/// A list item the server drops because its `provider_id` is `__disabled__`.
+/// A list item the server drops before it validates anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DroppedItem {
     /// Where it stood, e.g. `providers.eval[1]`.
     pub(crate) path: String,
-    /// Its `provider_type` as written, for listing it as skipped.
+    /// Its `provider_type` as written, for listing a provider entry as
+    /// skipped; `None` for an item dropped for an empty resource id.
     pub(crate) provider_type: Option<String>,
+    /// Dropped because its `provider_id` is `__disabled__` (else because a
+    /// resource id such as `model_id` resolved to null or `""`).
+    pub(crate) disabled_provider: bool,
 }
 
 /// Looks variables up; the process environment in production, a map in tests.
@@ -46,8 +50,8 @@ pub(crate) trait Environment {
     fn var(&self, name: &str) -> Option<String>;
 }
 
-/// Substitutes every value of `document`; also returns the items it dropped
-/// because their provider is `__disabled__`.
+/// Substitutes every value of `document`; also returns the list items it
+/// dropped, in document order.
 pub(crate) fn substitute(
     document: Value,
     env: &dyn Environment,
@@ -70,17 +74,19 @@ fn walk(
             for (index, item) in items.into_iter().enumerate() {
                 let item_path = format!("{path}[{index}]");
                 match drop_reason(&item, &item_path, env) {
-                    Some(Drop::DisabledProvider) => {
+                    Some(reason) => {
+                        let disabled_provider = matches!(reason, Drop::DisabledProvider);
                         let provider_type = item
                             .get("provider_type")
                             .and_then(Value::as_str)
+                            .filter(|_| disabled_provider)
                             .map(String::from);
                         dropped.push(DroppedItem {
                             path: item_path,
                             provider_type,
+                            disabled_provider,
                         });
                     }
-                    Some(Drop::EmptyResourceId) => {}
                     None => kept.push(walk(item, &item_path, env, dropped)?),
                 }
             }
@@ -461,7 +467,8 @@ mod tests {
             dropped,
             [DroppedItem {
                 path: "providers.eval[0]".into(),
-                provider_type: None
+                provider_type: None,
+                disabled_provider: true,
             }]
         );
     }
@@ -476,8 +483,16 @@ mod tests {
     #[test]
     fn resources_with_an_empty_id_are_dropped() {
         let input = yaml("models:\n- model_id: ${env.M:+m}\n- model_id: kept\n");
-        let result = document(input, &env(&[])).unwrap();
+        let (result, dropped) = substitute(input, &env(&[])).unwrap();
         assert_eq!(result, yaml("models:\n- model_id: kept\n"));
+        assert_eq!(
+            dropped,
+            [DroppedItem {
+                path: "models[0]".into(),
+                provider_type: None,
+                disabled_provider: false,
+            }]
+        );
     }
 
     #[test]

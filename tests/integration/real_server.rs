@@ -12,6 +12,11 @@
 //! failures. The server writes only into a temporary HOME and SQLITE_STORE_DIR.
 //! Like an air-gapped image, it finds tiktoken's encoding pre-cached
 //! (`TIKTOKEN_CACHE_DIR`): vector_io providers load it when they start.
+//! Cases about TLS get a fresh key and self-signed certificate (and a second
+//! pair that does not match), made at test time with the environment's own
+//! `cryptography` into a temporary directory named by `PREFLIGHT_TLS_DIR`; the
+//! server is then asked for its health over HTTPS. `PREFLIGHT_CASE_DIR` names
+//! the case's directory, for files a run.yaml points at.
 //!
 //! `PREFLIGHT_BLESS=1` rewrites `expected.stdout` from the actual output.
 
@@ -61,6 +66,12 @@ struct Case {
     /// Text the failing server's log must show: the fault it stops at, for
     /// cases about which of two faults is met first.
     server_reports: Option<String>,
+    /// Set when the server fails on a setting preflight can only warn about
+    /// (the warning names the cause): preflight passes with a warning.
+    warned_failure: Option<String>,
+    /// Make a TLS key and certificate for the case (see the module doc).
+    #[serde(default)]
+    tls: bool,
 }
 
 fn cache_path(variable: &str) -> PathBuf {
@@ -104,6 +115,31 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Writes `server-key.pem`/`server-cert.pem` and a second pair,
+/// `other-key.pem`/`other-cert.pem`, into `dir` with the environment's Python.
+fn make_tls_files(venv: &Path, dir: &Path) {
+    let status = Command::new(venv.join("bin/python"))
+        .arg(repo().join("tests/real/tls_files.py"))
+        .arg(dir)
+        .status()
+        .expect("the environment's python runs");
+    assert!(status.success(), "tls_files.py failed");
+}
+
+/// The server's health over HTTPS, asked with the environment's Python
+/// (the certificate is self-signed, so it is not verified).
+fn health_is_ok_over_tls(venv: &Path, port: u16) -> bool {
+    let script = format!(
+        "import ssl, urllib.request\nurllib.request.urlopen('https://127.0.0.1:{port}/v1/health', context=ssl._create_unverified_context(), timeout=2)"
+    );
+    Command::new(venv.join("bin/python"))
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 fn health_is_ok(port: u16) -> bool {
     let Ok(mut stream) =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
@@ -128,6 +164,7 @@ fn server_serves(
     venv: &Path,
     pythonpath: &str,
     vars: &BTreeMap<String, String>,
+    tls: bool,
 ) -> (bool, String) {
     let scratch = env::temp_dir().join(format!(
         "preflight-server-{}-{}",
@@ -167,7 +204,12 @@ fn server_serves(
     let started = Instant::now();
     let mut served = false;
     while started.elapsed() < SERVER_READY_LIMIT {
-        if health_is_ok(port) {
+        let healthy = if tls {
+            health_is_ok_over_tls(venv, port)
+        } else {
+            health_is_ok(port)
+        };
+        if healthy {
             served = true;
             break;
         }
@@ -191,7 +233,7 @@ fn server_serves(
     )
 }
 
-fn redact(text: &str, venv: &Path) -> String {
+fn redact(text: &str, venv: &Path, tls_dir: Option<&Path>) -> String {
     let version = Command::new(venv.join("bin/python"))
         .args(["-c", "import platform; print(platform.python_version())"])
         .output()
@@ -213,6 +255,10 @@ fn redact(text: &str, venv: &Path) -> String {
         ),
         (venv.display().to_string(), "[VENV]"),
         (repo().display().to_string(), "[REPO]"),
+        (
+            tls_dir.map(|dir| dir.display().to_string()).unwrap_or_default(),
+            "[TLS]",
+        ),
     ];
     for (value, name) in replacements {
         if !value.is_empty() {
@@ -235,6 +281,16 @@ fn run_case(name: &str) {
         "CSOAI_DID_JSON".into(),
         repo().join("testdata/real/did.json").display().to_string(),
     );
+    vars.insert(
+        "PREFLIGHT_CASE_DIR".into(),
+        case_dir.display().to_string(),
+    );
+    let tls_dir = case.tls.then(|| tempfile::tempdir().expect("a TLS directory"));
+    if let Some(dir) = &tls_dir {
+        make_tls_files(&venv, dir.path());
+        vars.insert("PREFLIGHT_TLS_DIR".into(), dir.path().display().to_string());
+    }
+    let tls_path = tls_dir.as_ref().map(|dir| dir.path());
 
     let run_yaml = case
         .run_yaml
@@ -254,7 +310,7 @@ fn run_case(name: &str) {
         preflight.arg("--metadata-dir").arg(case_dir.join(dir));
     }
     let output = preflight.output().expect("preflight runs");
-    let stdout = redact(&String::from_utf8_lossy(&output.stdout), &venv);
+    let stdout = redact(&String::from_utf8_lossy(&output.stdout), &venv, tls_path);
     let expected_path = case_dir.join("expected.stdout");
     if env::var_os("PREFLIGHT_BLESS").is_some() {
         #[allow(clippy::disallowed_methods)] // blessing golden files is the point
@@ -273,9 +329,9 @@ fn run_case(name: &str) {
         case.description
     );
 
-    let (served, log_tail) = server_serves(&run_yaml, &venv, &pythonpath, &vars);
-    match &case.server_blind_spot {
-        Some(reason) => {
+    let (served, log_tail) = server_serves(&run_yaml, &venv, &pythonpath, &vars, case.tls);
+    match (&case.server_blind_spot, &case.warned_failure) {
+        (Some(reason), _) => {
             assert!(
                 served,
                 "{name}: listed as a server blind spot ({reason}) but the server did not start:\n{log_tail}"
@@ -285,7 +341,17 @@ fn run_case(name: &str) {
                 "{name}: a blind spot must be failed by preflight"
             );
         }
-        None => assert_eq!(
+        (None, Some(reason)) => {
+            assert!(
+                !served,
+                "{name}: listed as failing on a warned setting ({reason}) but the server served"
+            );
+            assert!(
+                case.preflight_exit == 0 && stdout.contains("WARNING: "),
+                "{name}: a warned failure must pass preflight with a warning"
+            );
+        }
+        (None, None) => assert_eq!(
             served,
             case.preflight_exit == 0,
             "{name}: preflight exited {} but the server {} ({}):\n{log_tail}",
@@ -356,4 +422,30 @@ real_cases!(
     config_refused_by_dataclass,
     deprecated_in_tree_type,
     deprecated_type_replaced,
+    yaml_merge_keys,
+    yaml_duplicate_key,
+    yaml_duplicate_key_last_wrong,
+    yaml_custom_tag,
+    server_port_privileged,
+    server_port_unprivileged,
+    image_name_from_env_digits,
+    distro_name_from_env_digits,
+    storage_connectors_default_missing,
+    storage_backends_renamed,
+    storage_connectors_default_missing_061,
+    storage_backends_renamed_061,
+    storage_conversations_null,
+    storage_provider_backend_typo,
+    storage_provider_backend,
+    tls_certificate_missing,
+    tls_key_mismatch,
+    tls_valid,
+    registered_model_unknown_provider,
+    registered_model_known_provider,
+    default_embedding_model_unserved,
+    default_embedding_model_registered,
+    external_providers_dir_spec,
+    external_providers_dir_bad_spec,
+    config_key_ignored,
+    config_key_corrected,
 );
