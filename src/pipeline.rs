@@ -182,11 +182,17 @@ pub(crate) fn run(
     };
     // The server reads run.yaml with its own code before it looks at any
     // provider section.
-    let stack = match stack_config::read(&mut runner, &options.run_yaml, &config, &text, options.timeout)
-        .and_then(|stack| {
-            stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
-                .map(|()| stack)
-        }) {
+    let stack = match stack_config::read(
+        &mut runner,
+        &options.run_yaml,
+        &config,
+        &text,
+        options.timeout,
+    )
+    .and_then(|stack| {
+        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
+            .map(|()| stack)
+    }) {
         Ok(stack) => stack,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
@@ -289,7 +295,13 @@ fn check_absent_package(
     warnings: &mut Vec<Warning>,
 ) -> Option<(ProviderResult, Failure)> {
     let mut fresh = Runner::fresh(&facts.interpreter.path);
-    let probed = import::probe_provider(&mut fresh, entry, &facts.llama_stack.version, settings, None);
+    let probed = import::probe_provider(
+        &mut fresh,
+        entry,
+        &facts.llama_stack.version,
+        settings,
+        None,
+    );
     let Err(import_failure) = probed else {
         return None;
     };

@@ -105,7 +105,9 @@ pub(crate) enum StackConfigError {
         line: Option<usize>,
     },
 
-    #[error("{place} names backend '{backend}', which storage.backends does not define as a {kind}_* backend")]
+    #[error(
+        "{place} names backend '{backend}', which storage.backends does not define as a {kind}_* backend"
+    )]
     #[diagnostic(code(preflight::stack::unknown_backend), help("{advice}"))]
     UnknownBackend {
         place: String,
@@ -470,7 +472,10 @@ impl StackFacts {
         let choice = if available.is_empty() {
             format!("a {kind}_* backend you define under storage.backends")
         } else {
-            format!("one of the {kind}_* backends storage.backends defines ({})", available.join(", "))
+            format!(
+                "one of the {kind}_* backends storage.backends defines ({})",
+                available.join(", ")
+            )
         };
         let advice = if backend.written {
             format!(
@@ -541,10 +546,16 @@ pub(crate) fn read(
 fn channel_reason(err: &ChannelError, timeout: Duration) -> String {
     let what = match err {
         ChannelError::Spawn(io) => format!("the interpreter could not be started ({io})"),
-        ChannelError::TimedOut { .. } => format!("it did not finish within {} s", timeout.as_secs()),
-        ChannelError::Signalled { signal, .. } => format!("the interpreter was killed by signal {signal}"),
+        ChannelError::TimedOut { .. } => {
+            format!("it did not finish within {} s", timeout.as_secs())
+        }
+        ChannelError::Signalled { signal, .. } => {
+            format!("the interpreter was killed by signal {signal}")
+        }
         ChannelError::NoDocument { code, .. } => format!("the interpreter exited with code {code}"),
-        ChannelError::Garbage { .. } => "the interpreter printed something else than a result".to_string(),
+        ChannelError::Garbage { .. } => {
+            "the interpreter printed something else than a result".to_string()
+        }
     };
     let tail = err.stderr_tail();
     if tail.is_empty() {
@@ -556,7 +567,10 @@ fn channel_reason(err: &ChannelError, timeout: Duration) -> String {
 
 /// The server's refusal, with the run.yaml line of each refused setting.
 fn refused(refusal: Refusal, config: &RunConfig, text: &str) -> StackConfigError {
-    tracing::info!(stage = refusal.stage, "the server's loader refuses run.yaml");
+    tracing::info!(
+        stage = refusal.stage,
+        "the server's loader refuses run.yaml"
+    );
     match refusal.problem {
         Problem::Yaml {
             message,
@@ -575,7 +589,9 @@ fn refused(refusal: Refusal, config: &RunConfig, text: &str) -> StackConfigError
                 .collect(),
         },
         Problem::Env { name, path } => StackConfigError::LoaderFailed {
-            summary: format!("EnvVarError: Environment variable '{name}' not set or empty at {path}"),
+            summary: format!(
+                "EnvVarError: Environment variable '{name}' not set or empty at {path}"
+            ),
             exception: None,
         },
         Problem::Exception { exception } => StackConfigError::LoaderFailed {
@@ -597,8 +613,18 @@ fn refused_setting(problem: &ConfigProblem, config: &RunConfig, text: &str) -> R
         message
             .split_whitespace()
             .next()
-            .filter(|first| first.contains('.') && first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-            .map(|first| first.split('.').map(|part| Step::Key(part.to_string())).collect())
+            .filter(|first| {
+                first.contains('.')
+                    && first
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            })
+            .map(|first| {
+                first
+                    .split('.')
+                    .map(|part| Step::Key(part.to_string()))
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         problem.loc.clone()
@@ -662,7 +688,10 @@ fn check_tls(
 ) -> Result<(), StackConfigError> {
     let set = |field: &str| tls.fields.get(field).is_some_and(Option::is_some);
     if !tls.enabled {
-        if let Some(field) = ["tls_certfile", "tls_keyfile"].into_iter().find(|field| set(field)) {
+        if let Some(field) = ["tls_certfile", "tls_keyfile"]
+            .into_iter()
+            .find(|field| set(field))
+        {
             let place = config.place(text, &keys(&format!("server.{field}")));
             warnings.push(warning(
                 "preflight::stack::tls_incomplete",
@@ -729,7 +758,11 @@ fn check_store(
             Err(StackConfigError::StoreMissing {
                 store: store.to_string(),
                 kind: kind.to_string(),
-                field: if kind == "kv" { "namespace" } else { "table_name" },
+                field: if kind == "kv" {
+                    "namespace"
+                } else {
+                    "table_name"
+                },
                 line: place.line,
             })
         }
@@ -854,7 +887,8 @@ pub(crate) fn check_after_providers(
     config: &RunConfig,
     text: &str,
 ) -> Result<(), StackConfigError> {
-    let served = |api: &str| config.apis.is_empty() || config.apis.iter().any(|served| served == api);
+    let served =
+        |api: &str| config.apis.is_empty() || config.apis.iter().any(|served| served == api);
     if served("inference") {
         check_store(facts, "inference", config, text)?;
     }
@@ -879,7 +913,15 @@ pub(crate) fn check_after_providers(
                 Step::Key(resources.name.clone()),
                 Step::Index(index),
             ];
-            check_resource(&resources.name, router, item, &loc, &enabled(router), config, text)?;
+            check_resource(
+                &resources.name,
+                router,
+                item,
+                &loc,
+                &enabled(router),
+                config,
+                text,
+            )?;
         }
     }
     let inference = enabled("inference");
@@ -901,7 +943,11 @@ pub(crate) fn check_after_providers(
         if setting == "rewrite_query_params" {
             loc.push(Step::Key("model".into()));
         }
-        let setting = loc.iter().map(Step::to_string).collect::<Vec<_>>().join(".");
+        let setting = loc
+            .iter()
+            .map(Step::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
         if !served("inference") {
             return Err(StackConfigError::ApiNotServed {
                 line: config.place(text, &loc).line,
@@ -963,7 +1009,11 @@ fn check_resource(
     config: &RunConfig,
     text: &str,
 ) -> Result<(), StackConfigError> {
-    let field = |key: &str| item.get(key).and_then(Value::as_str).filter(|text| !text.is_empty());
+    let field = |key: &str| {
+        item.get(key)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+    };
     if name == "models"
         && field("model_type") == Some("embedding")
         && item
@@ -983,9 +1033,15 @@ fn check_resource(
     let (provider_id, named_by) = if name == "datasets" {
         let source = item.get("source");
         let implied = match (
-            item.get("metadata").and_then(|metadata| metadata.get("provider_id")).and_then(Value::as_str),
-            source.and_then(|source| source.get("type")).and_then(Value::as_str),
-            source.and_then(|source| source.get("uri")).and_then(Value::as_str),
+            item.get("metadata")
+                .and_then(|metadata| metadata.get("provider_id"))
+                .and_then(Value::as_str),
+            source
+                .and_then(|source| source.get("type"))
+                .and_then(Value::as_str),
+            source
+                .and_then(|source| source.get("uri"))
+                .and_then(Value::as_str),
         ) {
             (Some(id), _, _) if !id.is_empty() => id,
             (_, Some("uri"), Some(uri)) if uri.starts_with("huggingface") => "huggingface",
@@ -1036,13 +1092,19 @@ fn closest_field<'a>(key: &str, fields: &'a [String]) -> Option<&'a str> {
     }
     fields
         .iter()
-        .filter(|field| field.split('_').any(|word| word == key) || key.split('_').all(|word| field.contains(word)))
+        .filter(|field| {
+            field.split('_').any(|word| word == key)
+                || key.split('_').all(|word| field.contains(word))
+        })
         .min_by_key(|field| field.len())
         .map(String::as_str)
 }
 
 fn keys(dotted: &str) -> Vec<Step> {
-    dotted.split('.').map(|part| Step::Key(part.to_string())).collect()
+    dotted
+        .split('.')
+        .map(|part| Step::Key(part.to_string()))
+        .collect()
 }
 
 /// ` (run.yaml line N)`, the way refused settings show their place.
@@ -1057,5 +1119,332 @@ fn warning(code: &'static str, message: String) -> Warning {
         code,
         message,
         mismatch: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::env::Environment;
+
+    struct NoVars;
+
+    impl Environment for NoVars {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn load(text: &str) -> RunConfig {
+        crate::config::load(Path::new("run.yaml"), text, &NoVars).expect("loads")
+    }
+
+    /// The facts of a file that sets nothing, as the probe reports them.
+    fn defaults() -> Value {
+        json!({
+            "backends": {"kv_default": "kv_sqlite", "sql_default": "sql_sqlite"},
+            "stores": {
+                "metadata": {"backend": "kv_default", "kind": "kv"},
+                "inference": {"backend": "sql_default", "kind": "sql"},
+                "conversations": {"backend": "sql_default", "kind": "sql"},
+                "responses": null,
+                "prompts": {"backend": "kv_default", "kind": "kv"},
+                "connectors": {"backend": "kv_default", "kind": "kv"}
+            },
+            "tls": {"fields": {"tls_certfile": null, "tls_keyfile": null, "tls_cafile": null}, "enabled": false, "problem": null},
+            "resources": [
+                {"name": "models", "router": "inference", "items": []},
+                {"name": "shields", "router": "safety", "items": []},
+                {"name": "datasets", "router": "datasetio", "items": []}
+            ],
+            "vector_stores": {},
+            "safety": null,
+            "external_providers_dir": null
+        })
+    }
+
+    fn facts(changes: impl FnOnce(&mut Value)) -> StackFacts {
+        let mut facts = defaults();
+        changes(&mut facts);
+        serde_json::from_value(facts).expect("facts decode")
+    }
+
+    const PROVIDERS: &str = "distro_name: t\nproviders:\n  inference:\n  - provider_id: vllm\n    provider_type: remote::vllm\n  - provider_id: ${env.OFF:+other}\n    provider_type: remote::vllm\n";
+
+    fn before(facts: &StackFacts, text: &str) -> (Result<(), StackConfigError>, Vec<Warning>) {
+        let mut warnings = Vec::new();
+        let result = check_before_providers(facts, &load(text), text, &mut warnings);
+        (result, warnings)
+    }
+
+    fn after(facts: &StackFacts, text: &str) -> Result<(), StackConfigError> {
+        check_after_providers(facts, &load(text), text)
+    }
+
+    fn code(err: &StackConfigError) -> String {
+        err.code().map(|code| code.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_key_written_twice_is_a_warning_at_the_value_the_server_keeps() {
+        let text = "distro_name: t\nproviders:\n  eval:\n  - provider_id: a\n    provider_type: x\n    provider_type: y\n";
+        let (result, warnings) = before(&facts(|_| {}), text);
+        assert!(result.is_ok());
+        assert_eq!(
+            warnings[0].message,
+            "providers.eval[0].provider_type is written more than once in its mapping; the server uses the last one (run.yaml line 6)"
+        );
+    }
+
+    #[test]
+    fn tls_is_checked_only_when_the_server_serves_it() {
+        let text = "distro_name: t\nserver:\n  tls_certfile: /c.pem\nproviders: {}\n";
+        let (result, warnings) = before(
+            &facts(|f| f["tls"]["fields"]["tls_certfile"] = json!("/c.pem")),
+            text,
+        );
+        assert!(result.is_ok());
+        assert_eq!(warnings[0].code, "preflight::stack::tls_incomplete");
+        let text = "distro_name: t\nserver:\n  tls_certfile: c.pem\n  tls_keyfile: /k.pem\nproviders: {}\n";
+        let broken = facts(|f| {
+            f["tls"] = json!({
+                "fields": {"tls_certfile": "c.pem", "tls_keyfile": "/k.pem", "tls_cafile": null},
+                "enabled": true,
+                "problem": {"field": "tls_certfile", "message": "FileNotFoundError: No such file or directory"}
+            })
+        });
+        let err = before(&broken, text).0.unwrap_err();
+        assert_eq!(
+            err.details().unwrap(),
+            "server.tls_certfile (run.yaml line 3): c.pem"
+        );
+        assert!(err.help().unwrap().to_string().contains("relative path"));
+    }
+
+    #[test]
+    fn a_store_the_server_opens_first_must_be_set() {
+        let text = "distro_name: t\nstorage:\n  stores:\n    conversations: null\nproviders: {}\n";
+        let err = before(&facts(|f| f["stores"]["conversations"] = Value::Null), text)
+            .0
+            .unwrap_err();
+        assert_eq!(code(&err), "preflight::stack::store_missing");
+        assert_eq!(
+            err.details().unwrap(),
+            "storage.stores.conversations (run.yaml line 4): null"
+        );
+    }
+
+    #[test]
+    fn external_providers_dir_warns_and_its_faults_stop_the_run() {
+        let text = "distro_name: t\nexternal_providers_dir: /x\nproviders: {}\n";
+        let dir = |exists: bool, creatable: bool, problem: Value| {
+            facts(|f| {
+                f["external_providers_dir"] = json!({
+                    "path": "/x", "exists": exists, "creatable": creatable, "specs": [], "problem": problem
+                })
+            })
+        };
+        let (result, warnings) = before(&dir(false, true, Value::Null), text);
+        assert!(result.is_ok());
+        assert_eq!(warnings[0].code, "preflight::stack::external_providers_dir");
+        let err = before(&dir(false, false, Value::Null), text).0.unwrap_err();
+        assert_eq!(code(&err), "preflight::stack::external_dir_uncreatable");
+        let problem = json!({"file": "/x/remote/eval/a.yaml", "kind": "yaml", "message": "bad", "line": 3, "column": 1});
+        let err = before(&dir(true, false, problem), text).0.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "The provider spec /x/remote/eval/a.yaml in external_providers_dir cannot be loaded: bad"
+        );
+    }
+
+    #[test]
+    fn stores_opened_after_the_providers_follow_what_is_served() {
+        let no_inference_store = facts(|f| f["stores"]["inference"] = Value::Null);
+        let err = after(&no_inference_store, PROVIDERS).unwrap_err();
+        assert_eq!(code(&err), "preflight::stack::store_missing");
+        let not_served = PROVIDERS.replace("distro_name: t\n", "distro_name: t\napis: [eval]\n");
+        assert!(after(&no_inference_store, &not_served).is_ok());
+    }
+
+    #[test]
+    fn a_default_store_naming_an_undefined_backend_says_it_is_the_default() {
+        let text = "distro_name: t\nstorage:\n  backends:\n    kv_main: {type: kv_sqlite, db_path: x}\nproviders: {}\n";
+        let renamed =
+            facts(|f| f["backends"] = json!({"kv_main": "kv_sqlite", "sql_default": "sql_sqlite"}));
+        let err = after(&renamed, text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "storage.stores.prompts names backend 'kv_default', which storage.backends does not define as a kv_* backend"
+        );
+        assert_eq!(
+            err.details().unwrap(),
+            "storage.stores.prompts is not in run.yaml, so the server uses its default, which names backend kv_default (nearest setting written: run.yaml line 2)\nThe server stops with: Unknown KVStore backend 'kv_default'. Registered backends: ['kv_main']"
+        );
+    }
+
+    #[test]
+    fn a_store_of_the_wrong_kind_is_unknown_to_the_server() {
+        let text = "distro_name: t\nstorage:\n  stores:\n    connectors: {backend: sql_default, namespace: c}\nproviders: {}\n";
+        let wrong =
+            facts(|f| f["stores"]["connectors"] = json!({"backend": "sql_default", "kind": "kv"}));
+        let err = after(&wrong, text).unwrap_err();
+        assert!(
+            err.details()
+                .unwrap()
+                .starts_with("storage.stores.connectors.backend (run.yaml line 4): sql_default")
+        );
+    }
+
+    #[test]
+    fn registered_resources_name_enabled_providers_of_their_router() {
+        let with = |items: Value| facts(|f| f["resources"][0]["items"] = items);
+        let text = format!(
+            "{PROVIDERS}registered_resources:\n  models:\n  - model_id: m\n    provider_id: vllm-main\n"
+        );
+        let err = after(
+            &with(json!([{"model_id": "m", "provider_id": "vllm-main", "model_type": "llm"}])),
+            &text,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.details().unwrap(),
+            "registered_resources.models[0].provider_id (run.yaml line 11): vllm-main"
+        );
+        assert!(
+            err.help()
+                .unwrap()
+                .to_string()
+                .contains("an enabled inference provider (vllm)")
+        );
+        for ok in [
+            json!({"provider_id": "vllm"}),
+            json!({"provider_id": null}),
+            json!({"provider_id": "__disabled__"}),
+        ] {
+            assert!(after(&with(json!([ok])), PROVIDERS).is_ok(), "{ok}");
+        }
+        // Switched off through ${env.OFF:+other}: not a provider the server starts.
+        assert!(after(&with(json!([{"provider_id": "other"}])), PROVIDERS).is_err());
+        let not_served = PROVIDERS.replace("distro_name: t\n", "distro_name: t\napis: [eval]\n");
+        assert!(after(&with(json!([{"provider_id": "vllm-main"}])), &not_served).is_ok());
+    }
+
+    #[test]
+    fn an_embedding_model_needs_its_dimension() {
+        let model = |metadata: Value| {
+            facts(
+                |f| f["resources"][0]["items"] = json!([{"model_id": "e", "provider_id": "vllm", "model_type": "embedding", "metadata": metadata}]),
+            )
+        };
+        let err = after(&model(json!({})), PROVIDERS).unwrap_err();
+        assert_eq!(code(&err), "preflight::stack::embedding_dimension_missing");
+        assert!(after(&model(json!({"embedding_dimension": 384})), PROVIDERS).is_ok());
+    }
+
+    #[test]
+    fn a_dataset_goes_to_the_provider_its_source_implies() {
+        let text = "distro_name: t\nproviders:\n  datasetio:\n  - provider_id: localfs\n    provider_type: inline::localfs\n";
+        let dataset = |item: Value| facts(|f| f["resources"][2]["items"] = json!([item]));
+        assert!(
+            after(
+                &dataset(json!({"source": {"type": "rows", "rows": []}})),
+                text
+            )
+            .is_ok()
+        );
+        let err = after(
+            &dataset(json!({"source": {"type": "uri", "uri": "huggingface://x"}})),
+            text,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("names provider 'huggingface'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_default_model_must_be_one_an_enabled_provider_can_serve() {
+        let default = |provider: &str| {
+            facts(|f| {
+                f["vector_stores"]["default_embedding_model"] =
+                    json!({"provider_id": provider, "model_id": "nomic/embed"})
+            })
+        };
+        let text =
+            format!("{PROVIDERS}vector_stores:\n  default_embedding_model:\n    provider_id: st\n");
+        let err = after(&default("st"), &text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vector_stores.default_embedding_model names 'st/nomic/embed', which no enabled inference provider can serve"
+        );
+        assert_eq!(
+            err.details().unwrap(),
+            "vector_stores.default_embedding_model.provider_id (run.yaml line 10): st"
+        );
+        assert!(after(&default("vllm"), &text).is_ok());
+        let not_served = text.replace("distro_name: t\n", "distro_name: t\napis: [vector_io]\n");
+        assert_eq!(
+            code(&after(&default("vllm"), &not_served).unwrap_err()),
+            "preflight::stack::api_not_served"
+        );
+    }
+
+    #[test]
+    fn a_default_shield_needs_safety_served() {
+        let shield = facts(|f| f["safety"] = json!({"default_shield_id": "guard"}));
+        assert!(after(&shield, PROVIDERS).is_ok());
+        let not_served =
+            PROVIDERS.replace("distro_name: t\n", "distro_name: t\napis: [inference]\n");
+        assert_eq!(
+            code(&after(&shield, &not_served).unwrap_err()),
+            "preflight::stack::api_not_served"
+        );
+    }
+
+    #[test]
+    fn a_refused_setting_is_found_where_the_file_writes_it() {
+        // The server's list has lost the dropped entry: its index 0 is the file's 1.
+        let text = "distro_name: t\nproviders:\n  eval:\n  - provider_id: __disabled__\n    provider_type: x\n  - provider_id: p\n    provider_type: y\n";
+        let config = load(text);
+        let problem = ConfigProblem {
+            loc: vec![
+                Step::Key("providers".into()),
+                Step::Key("eval".into()),
+                Step::Index(0),
+                Step::Key("provider_id".into()),
+            ],
+            msg: "Input should be a valid string".into(),
+        };
+        let refused = refused_setting(&problem, &config, text);
+        assert_eq!(refused.path, "providers.eval[1].provider_id");
+        assert_eq!(refused.line, Some(6));
+        let model_level = ConfigProblem {
+            loc: vec![],
+            msg: "Value error, storage.stores.inference references unknown backend 'x'. Available backends: []".into(),
+        };
+        let refused = refused_setting(&model_level, &config, text);
+        assert_eq!(refused.path, "storage.stores.inference");
+        assert!(
+            refused
+                .message
+                .starts_with("storage.stores.inference references")
+        );
+    }
+
+    #[test]
+    fn the_closest_field_is_a_typo_or_a_word_of_it() {
+        let fields = [
+            "base_url".to_string(),
+            "max_tokens".to_string(),
+            "api_token".to_string(),
+        ];
+        assert_eq!(closest_field("url", &fields), Some("base_url"));
+        assert_eq!(closest_field("max_token", &fields), Some("max_tokens"));
+        assert_eq!(closest_field("flavour", &fields), None);
     }
 }

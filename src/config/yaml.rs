@@ -287,13 +287,47 @@ mod tests {
 
     #[test]
     fn scalars_and_tags_are_read_as_serde_yaml_ng_reads_them() {
-        let text = "a: 1\nb: -2\nc: 1.5\nd: ~\ne: true\nf: !secret x\ng: 123456789012345678901234567890\n";
+        let text =
+            "a: 1\nb: -2\nc: 1.5\nd: ~\ne: true\nf: !secret x\ng: 123456789012345678901234567890\n";
         let (document, _) = parse(text).unwrap();
-        let expected: Value = serde_yaml_ng::from_str(&text.replace("g: 1234", "g: 1.234e29 #"))
-            .unwrap();
+        let expected: Value =
+            serde_yaml_ng::from_str(&text.replace("g: 1234", "g: 1.234e29 #")).unwrap();
         for key in ["a", "b", "c", "d", "e", "f"] {
             assert_eq!(document[key], expected[key], "{key}");
         }
         assert!(document["g"].is_f64());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{self, YAML_FRAGMENTS, text_of};
+
+        proptest! {
+            #![proptest_config(fuzzing::config())]
+
+            /// Without merge keys and repeated keys, the document is the one
+            /// serde_yaml_ng builds; with them, this one still builds.
+            #[test]
+            fn the_document_is_serde_yaml_ngs_wherever_pyyaml_agrees(text in text_of(YAML_FRAGMENTS)) {
+                let ours = parse(&text);
+                match serde_yaml_ng::from_str::<Value>(&text) {
+                    Ok(theirs) if !text.contains(MERGE_KEY) => {
+                        let (document, duplicates) = ours.expect("serde_yaml_ng parsed it");
+                        prop_assert!(duplicates.is_empty());
+                        prop_assert_eq!(document, theirs);
+                    }
+                    // Built further, a broken document may still fail later on.
+                    Err(err) if err.to_string().contains("duplicate entry") => {
+                        prop_assert!(ours.map_or_else(
+                            |err| !err.to_string().contains("duplicate entry"),
+                            |(_, duplicates)| !duplicates.is_empty()
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 }

@@ -256,7 +256,9 @@ fn redact(text: &str, venv: &Path, tls_dir: Option<&Path>) -> String {
         (venv.display().to_string(), "[VENV]"),
         (repo().display().to_string(), "[REPO]"),
         (
-            tls_dir.map(|dir| dir.display().to_string()).unwrap_or_default(),
+            tls_dir
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default(),
             "[TLS]",
         ),
     ];
@@ -281,11 +283,10 @@ fn run_case(name: &str) {
         "CSOAI_DID_JSON".into(),
         repo().join("testdata/real/did.json").display().to_string(),
     );
-    vars.insert(
-        "PREFLIGHT_CASE_DIR".into(),
-        case_dir.display().to_string(),
-    );
-    let tls_dir = case.tls.then(|| tempfile::tempdir().expect("a TLS directory"));
+    vars.insert("PREFLIGHT_CASE_DIR".into(), case_dir.display().to_string());
+    let tls_dir = case
+        .tls
+        .then(|| tempfile::tempdir().expect("a TLS directory"));
     if let Some(dir) = &tls_dir {
         make_tls_files(&venv, dir.path());
         vars.insert("PREFLIGHT_TLS_DIR".into(), dir.path().display().to_string());
