@@ -106,19 +106,11 @@ pub(crate) enum StackConfigError {
     },
 
     #[error(
-        "{place} names backend '{backend}', which storage.backends does not define as a {kind}_* backend"
+        "{} names backend '{}', which storage.backends does not define as a {}_* backend",
+        .0.place, .0.backend, .0.kind
     )]
-    #[diagnostic(code(preflight::stack::unknown_backend), help("{advice}"))]
-    UnknownBackend {
-        place: String,
-        line: Option<usize>,
-        /// Whether run.yaml writes the backend (else it is the default).
-        written: bool,
-        backend: String,
-        kind: String,
-        server_says: String,
-        advice: String,
-    },
+    #[diagnostic(code(preflight::stack::unknown_backend), help("{}", .0.advice))]
+    UnknownBackend(Box<UnknownBackend>),
 
     #[error("The provider spec {file} in external_providers_dir cannot be loaded: {problem}")]
     #[diagnostic(
@@ -149,9 +141,9 @@ pub(crate) enum StackConfigError {
     #[diagnostic(code(preflight::stack::resource_provider_missing), help("{advice}"))]
     ResourceProviderMissing {
         place: String,
-        /// The setting that names the provider (`provider_id`, or `source`
-        /// for a dataset) and its line.
-        field: &'static str,
+        /// The provider comes from a dataset's `source`, not from a
+        /// `provider_id`; `line` is that setting's.
+        implied: bool,
         line: Option<usize>,
         provider_id: String,
         section: String,
@@ -221,28 +213,29 @@ impl PhaseError for StackConfigError {
             StackConfigError::StoreMissing { store, line, .. } => {
                 Some(format!("storage.stores.{store}{}: null", at(line)))
             }
-            StackConfigError::UnknownBackend {
-                place,
-                line,
-                written: true,
-                backend,
-                server_says,
-                ..
-            } => Some(format!(
-                "{place}.backend{}: {backend}\nThe server stops with: {server_says}",
-                at(line)
-            )),
-            StackConfigError::UnknownBackend {
-                place,
-                line,
-                backend,
-                server_says,
-                ..
-            } => Some(format!(
-                "{place} is not in run.yaml, so the server uses its default, which names backend {backend}{}\nThe server stops with: {server_says}",
-                line.map(|line| format!(" (nearest setting written: run.yaml line {line})"))
-                    .unwrap_or_default()
-            )),
+            StackConfigError::UnknownBackend(problem) => {
+                let UnknownBackend {
+                    place,
+                    line,
+                    backend,
+                    server_says,
+                    ..
+                } = problem.as_ref();
+                Some(if problem.written {
+                    format!(
+                        "{place}.backend{}: {backend}\nThe server stops with: {server_says}",
+                        at(line)
+                    )
+                } else {
+                    format!(
+                        "{place} is not in run.yaml, so the server uses its default, which names backend {backend}{}\nThe server stops with: {server_says}",
+                        line.map(|line| format!(
+                            " (nearest setting written: run.yaml line {line})"
+                        ))
+                        .unwrap_or_default()
+                    )
+                })
+            }
             StackConfigError::ExternalSpecInvalid {
                 line: Some(line), ..
             } => Some(format!("At line {line} of the spec file.")),
@@ -251,14 +244,14 @@ impl PhaseError for StackConfigError {
             }
             StackConfigError::ResourceProviderMissing {
                 place,
-                field: "provider_id",
+                implied: false,
                 line,
                 provider_id,
                 ..
             } => Some(format!("{place}.provider_id{}: {provider_id}", at(line))),
-            StackConfigError::ResourceProviderMissing {
-                place, field, line, ..
-            } => Some(format!("{place}.{field}{}", at(line))),
+            StackConfigError::ResourceProviderMissing { place, line, .. } => {
+                Some(format!("{place}.source{}", at(line)))
+            }
             StackConfigError::EmbeddingDimensionMissing { place, line } => {
                 Some(format!("{place}{}", at(line)))
             }
@@ -297,13 +290,26 @@ impl PhaseError for StackConfigError {
     }
 }
 
+/// A store reference to a backend the server does not register for its kind.
+#[derive(Debug)]
+pub(crate) struct UnknownBackend {
+    place: String,
+    line: Option<usize>,
+    /// Whether run.yaml writes the backend (else it is the default).
+    written: bool,
+    backend: String,
+    kind: String,
+    server_says: String,
+    advice: String,
+}
+
 /// The probe's answer to `stack_config`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 enum StackDocument {
     Ok {
         refused: Option<Refusal>,
-        stack: Option<StackFacts>,
+        stack: Option<Box<StackFacts>>,
     },
     Error {
         kind: String,
@@ -486,7 +492,7 @@ impl StackFacts {
                 "Write {reference} with a backend: {choice}; or define a {kind}_* backend named '{name}' under storage.backends. The server opens this store when it starts."
             )
         };
-        Err(StackConfigError::UnknownBackend {
+        Err(StackConfigError::UnknownBackend(Box::new(UnknownBackend {
             place: reference.to_string(),
             line: backend.line,
             written: backend.written,
@@ -494,7 +500,7 @@ impl StackFacts {
             kind: kind.to_string(),
             server_says,
             advice,
-        })
+        })))
     }
 }
 
@@ -526,7 +532,7 @@ pub(crate) fn read(
         StackDocument::Ok {
             refused: None,
             stack: Some(facts),
-        } => Ok(facts),
+        } => Ok(*facts),
         StackDocument::Ok {
             refused: Some(refusal),
             ..
@@ -1076,7 +1082,7 @@ fn check_resource(
     };
     Err(StackConfigError::ResourceProviderMissing {
         place: config.place(text, loc).path,
-        field: named_by,
+        implied: named_by == "source",
         line,
         provider_id,
         section: router.to_string(),
