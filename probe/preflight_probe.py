@@ -863,10 +863,12 @@ def check_stack_config(request):
         configure.parse_and_maybe_upgrade_config(copy.deepcopy(raw))
     except Exception as exc:  # noqa: BLE001 - the CLI stops on any of them
         return {"result": "ok", "refused": {"stage": "cli", **config_problem(exc)}}
+    # distro_name replaced image_name in 0.5.0, and its cast with it.
+    cast = getattr(stack, "cast_distro_name_to_string", None) or stack.cast_image_name_to_string
     try:
         if isinstance(raw, dict) and raw.get("logging_config") and logging_config is not None:
             logging_config(**raw["logging_config"])
-        config = datatypes.StackConfig(**stack.cast_distro_name_to_string(stack.replace_env_vars(raw)))
+        config = datatypes.StackConfig(**cast(stack.replace_env_vars(raw)))
     except Exception as exc:  # noqa: BLE001 - so does the server factory
         return {"result": "ok", "refused": {"stage": "server", **config_problem(exc)}}
     return {"result": "ok", "refused": None, "stack": stack_facts(config, stack)}
