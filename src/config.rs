@@ -143,7 +143,7 @@ pub(crate) enum ConfigError {
     },
 
     #[error(
-        "`{command}` refuses to start: run.yaml sets neither {missing} nor server.insecure: true, and the --exec command does not pass --insecure"
+        "`{command}` refuses to start: run.yaml has no server.insecure: true and lacks {missing}, and the --exec command does not pass --insecure"
     )]
     #[diagnostic(
         code(preflight::config::tls_required),

@@ -141,12 +141,12 @@ pub(crate) fn check(
                 provider_id: None,
                 code: "preflight::config::tls_not_configured",
                 message: format!(
-                    "run.yaml sets neither {missing} nor server.insecure: true, so `{run_command}` ({}) refuses to start unless it is given --insecure{}",
+                    "`{run_command}` ({}) refuses to start without server.tls_certfile and server.tls_keyfile unless server.insecure is true or it is given --insecure; run.yaml has no server.insecure: true and lacks {missing}, so the server starts only if its command passes --insecure ({})",
                     server.release(),
                     if command.is_some() {
-                        "; the --exec command is not that command, so preflight cannot tell whether it does"
+                        format!("the --exec command is not `{run_command}`, so preflight cannot tell")
                     } else {
-                        "; pass the server's command with --exec to have this checked"
+                        "pass the server's command with --exec to have this checked".to_string()
                     }
                 ),
                 mismatch: None,
