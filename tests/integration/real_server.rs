@@ -54,8 +54,8 @@ struct Case {
     /// Extra import directories: `deploy` (the --target install of the
     /// providers built for llama-stack 0.7), `incompatible` (a provider
     /// written for llama-stack 0.2), `drift` (mcp 2.x shadowing the 0.6.1
-    /// venv's mcp 1.x) or `llama-stack-api` (llama-stack's API package, for an
-    /// ogx venv).
+    /// venv's mcp 1.x), `llama-stack-api` (llama-stack's API package, for an
+    /// ogx venv) or `providers` (the fixture providers, for pf_ogx).
     #[serde(default)]
     pythonpath: Vec<String>,
     #[serde(default)]
@@ -163,6 +163,7 @@ fn pythonpath(entries: &[String]) -> String {
             "incompatible" => cache_path("PREFLIGHT_INCOMPATIBLE_073"),
             "drift" => cache_path("PREFLIGHT_DRIFT_061"),
             "llama-stack-api" => cache_path("PREFLIGHT_LLAMA_STACK_API_073"),
+            "providers" => repo().join("testdata/providers"),
             other => panic!("unknown pythonpath entry {other}"),
         })
         .map(|path| path.display().to_string())
@@ -529,6 +530,7 @@ real_cases!(
     deprecated_in_tree_type,
     deprecated_type_replaced,
     ogx_valid_in_tree,
+    ogx_valid_external_exec,
     ogx10_valid_in_tree,
     ogx_provider_built_for_llama_stack,
     ogx_llama_stack_api_on_path,
