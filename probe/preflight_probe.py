@@ -4,10 +4,10 @@ The Rust driver runs this file as `python -B -P -c <this source> <mode> [request
 and reads one JSON document from the last line of stdout. It never writes files.
 
 Modes:
-  provider REQUEST   import one provider the way the llama-stack server does and
+  provider REQUEST   import one provider the way the server does (llama-stack or ogx) and
                      describe what get_provider_spec() returned. REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
-  serve OPTIONS      print the interpreter's facts at once, then llama-stack's
+  serve OPTIONS      print the interpreter's facts at once, then the server's
                      API layout once its core is imported (two documents; see
                      serve()). With OPTIONS {"fork": true} and forking safe, it
                      then reads one line per check from stdin ({"timeout",
@@ -657,7 +657,9 @@ def api_layout(core):
         "routing_tables": {info.routing_table_api.value: info.router_api.value for info in routed},
         # The variable that moves the server's state directory is the name of
         # the constant holding it (LLAMA_STACK_CONFIG_DIR, OGX_CONFIG_DIR).
-        "config_dir_variable": next((name for name in vars(config_dirs) if name.endswith("_CONFIG_DIR")), None),
+        "config_dir_variable": next(
+            (name for name in vars(config_dirs) if name.endswith("_CONFIG_DIR") and not name.startswith("_")), None
+        ),
         # ogx 1.2 added server.insecure, the switch for what its `ogx run`
         # enforces: TLS certificates, or an explicit opt-out.
         "server_settings": sorted(getattr(server_config, "model_fields", None) or {}),

@@ -6,7 +6,10 @@
 //! its later errors name the wrong type), `api` (a valid API equal to the
 //! section it is configured under) and `config_schema`, read as: the spec's
 //! `config_class` resolves to a class whose JSON schema can be produced. The
-//! spec's `module` must import and export the entry point the server calls.
+//! spec must be an instance of the installed server's own `ProviderSpec`, as
+//! the server's pydantic model of a provider requires (a `llama_stack_api`
+//! spec found on the path under ogx is not). The spec's `module` must import
+//! and export the entry point the server calls.
 
 use miette::Diagnostic;
 use serde::Serialize;
