@@ -9,7 +9,7 @@
 //! code instead. What the code cannot say is kept here too: which releases
 //! preflight supports, and what the move from llama-stack to ogx took away,
 //! with what replaced it, read from llama-stack 0.7.3's and ogx's own
-//! registries (`tests/integration/flavour.rs` compares this table with them).
+//! registries (the test below compares the tables with them).
 
 use std::fmt;
 
