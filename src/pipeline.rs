@@ -12,12 +12,14 @@
 //! importing in the interpreter, and reported without waiting for that. The
 //! result is the spec's `PreflightResult`; rendering it is the report's job.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
 use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::flavour::Flavour;
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
@@ -41,6 +43,8 @@ pub(crate) struct Options {
     pub(crate) metadata_dir: Option<PathBuf>,
     /// Check providers in forks of one warm interpreter when that is safe.
     pub(crate) fork: bool,
+    /// The command that starts the server (`--exec`'s), when known.
+    pub(crate) server_command: Option<Vec<OsString>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,8 +169,11 @@ pub(crate) fn run(
             &mut result.warnings,
         );
         if let Some((failed, failure)) = checked {
+            let server = starting.facts().llama_stack.distribution;
             result.interpreter = Some(starting.facts().clone());
-            result.providers = config.providers.iter().cloned().map(not_checked).collect();
+            result.providers = (config.providers.iter().cloned())
+                .map(|entry| not_checked(entry, server))
+                .collect();
             result.providers[index] = failed;
             return result.failed(failure);
         }
@@ -176,7 +183,18 @@ pub(crate) fn run(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     result.interpreter = Some(facts.clone());
-    let mut config = match loaded {
+    // In the server's order: ogx's run command refuses a missing TLS setup
+    // before the server reads run.yaml with its own code.
+    let mut config = match loaded.and_then(|config| {
+        let server_command = options.server_command.as_deref();
+        config::tls::check(
+            &config.tls,
+            &facts.llama_stack,
+            server_command,
+            &mut result.warnings,
+        )?;
+        Ok(config)
+    }) {
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
@@ -210,7 +228,9 @@ pub(crate) fn run(
     let total = providers.len();
     for (index, entry) in providers.into_iter().enumerate() {
         if result.failure.is_some() {
-            result.providers.push(not_checked(entry));
+            result
+                .providers
+                .push(not_checked(entry, facts.llama_stack.distribution));
             continue;
         }
         progress(Step::Provider {
@@ -295,19 +315,13 @@ fn check_absent_package(
     warnings: &mut Vec<Warning>,
 ) -> Option<(ProviderResult, Failure)> {
     let mut fresh = Runner::fresh(&facts.interpreter.path);
-    let probed = import::probe_provider(
-        &mut fresh,
-        entry,
-        &facts.llama_stack.version,
-        settings,
-        None,
-    );
+    let probed = import::probe_provider(&mut fresh, entry, &facts.llama_stack, settings, None);
     let Err(import_failure) = probed else {
         return None;
     };
     let result = ProviderResult {
         status: ProviderStatus::Passed,
-        ..not_checked(entry.clone())
+        ..not_checked(entry.clone(), facts.llama_stack.distribution)
     };
     // The native phase still comes first for this provider (FR-008d).
     let (result, failure) = match native.check(entry, warnings) {
@@ -317,9 +331,9 @@ fn check_absent_package(
     failure.map(|failure| (result, failure))
 }
 
-fn not_checked(entry: ProviderEntry) -> ProviderResult {
+fn not_checked(entry: ProviderEntry, server: Flavour) -> ProviderResult {
     ProviderResult {
-        module: default_module(&entry),
+        module: default_module(&entry, server),
         status: ProviderStatus::NotChecked,
         duration: None,
         spec: None,
@@ -328,11 +342,12 @@ fn not_checked(entry: ProviderEntry) -> ProviderResult {
     }
 }
 
-/// The module shown before the probe has reported.
-fn default_module(entry: &ProviderEntry) -> String {
+/// The module shown before the probe has reported: the import name of an
+/// external provider, the registry of an in-tree one.
+fn default_module(entry: &ProviderEntry, server: Flavour) -> String {
     match &entry.module {
         Some(module) => import::import_name(module).to_string(),
-        None => format!("llama_stack.providers.registry.{}", entry.api),
+        None => server.registry_module(&entry.api),
     }
 }
 
@@ -356,7 +371,7 @@ fn check_provider(
 ) -> (ProviderResult, Option<Failure>) {
     let facts = inputs.facts;
     let mut result = ProviderResult {
-        module: default_module(&entry),
+        module: default_module(&entry, facts.llama_stack.distribution),
         status: ProviderStatus::Passed,
         duration: None,
         spec: None,
@@ -375,7 +390,7 @@ fn check_provider(
     let probed = import::probe_provider(
         runner,
         entry,
-        &facts.llama_stack.version,
+        &facts.llama_stack,
         inputs.settings,
         spec_file,
     );

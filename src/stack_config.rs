@@ -1,17 +1,17 @@
 //! The server's own reading of run.yaml, and what its start-up decides from
 //! settings alone.
 //!
-//! Before any provider, `llama stack run` loads run.yaml with PyYAML, runs
-//! its upgrade path and environment substitution and validates the result
-//! with its `StackConfig` model; uvicorn then loads the TLS files; the stack
-//! opens the metadata store, builds the conversations service and reads
-//! `external_providers_dir`. After the providers (each opening the stores
-//! its config names) it opens the inference, prompts and connectors stores,
-//! registers the resources run.yaml lists and validates the vector-store and
-//! safety defaults. The probe runs the server's own code for the first steps
-//! and reports what the rest depends on ([`StackFacts`]); this module judges
-//! those facts in the server's order, and names the run.yaml line of each
-//! refusal.
+//! Before any provider, the run command (`llama stack run`, `ogx run`) loads
+//! run.yaml with PyYAML, runs its upgrade path and environment substitution
+//! and validates the result with its `StackConfig` model; uvicorn then loads
+//! the TLS files; the stack opens the metadata store, builds the
+//! conversations service and reads `external_providers_dir`. After the
+//! providers (each opening the stores its config names) it opens the
+//! inference, prompts and connectors stores, registers the resources run.yaml
+//! lists and validates the vector-store and safety defaults. The probe runs
+//! the server's own code for the first steps and reports what the rest
+//! depends on ([`StackFacts`]); this module judges those facts in the
+//! server's order, and names the run.yaml line of each refusal.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -52,7 +52,7 @@ pub(crate) enum StackConfigError {
     #[diagnostic(
         code(preflight::stack::config_refused),
         help(
-            "Fix the settings listed above in run.yaml: `llama stack run` builds {model} from run.yaml, after substituting environment variables, before it starts anything, and stops on the same error."
+            "Fix the settings listed above in run.yaml: the server's run command builds {model} from run.yaml, after substituting environment variables, before it starts anything, and stops on the same error."
         )
     )]
     ConfigRefused {
@@ -64,7 +64,7 @@ pub(crate) enum StackConfigError {
     #[diagnostic(
         code(preflight::stack::loader_failed),
         help(
-            "Fix run.yaml so that `llama stack run` can load it; the traceback shows where its loader failed."
+            "Fix run.yaml so that the server's run command can load it; the traceback shows where its loader failed."
         )
     )]
     LoaderFailed {
@@ -130,7 +130,7 @@ pub(crate) enum StackConfigError {
     #[diagnostic(
         code(preflight::stack::external_dir_uncreatable),
         help(
-            "Create the directory, or fix or remove external_providers_dir: `llama stack run` creates a missing one and stops when it cannot."
+            "Create the directory, or fix or remove external_providers_dir: the server's run command creates a missing one and stops when it cannot."
         )
     )]
     ExternalDirUncreatable { path: String, line: Option<usize> },
@@ -320,7 +320,7 @@ enum StackDocument {
 /// Why the server's loader stopped.
 #[derive(Debug, Deserialize)]
 struct Refusal {
-    /// `yaml`, `cli` (the upgrade path of `llama stack run`) or `server` (the
+    /// `yaml`, `cli` (the upgrade path of the run command) or `server` (the
     /// server factory).
     stage: String,
     #[serde(flatten)]
@@ -721,7 +721,7 @@ fn check_tls(
     let place = config.place(text, &keys(&format!("server.{}", problem.field)));
     let relative = !file.starts_with('/');
     let advice = if problem.passphrase {
-        "Use an unencrypted key (openssl pkey -in key.pem -out plain.pem): `llama stack run` gives uvicorn no passphrase, so OpenSSL asks for one on a terminal, which a server in a container does not have.".to_string()
+        "Use an unencrypted key (openssl pkey -in key.pem -out plain.pem): the run command gives uvicorn no passphrase, so OpenSSL asks for one on a terminal, which a server in a container does not have.".to_string()
     } else {
         let mut advice = "Point server.tls_certfile at the PEM certificate (chain) and server.tls_keyfile at its private key, server.tls_cafile at PEM CA certificates, all readable by the server; uvicorn loads them before the server starts and stops on the same error.".to_string();
         if relative {
