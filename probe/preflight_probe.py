@@ -942,18 +942,32 @@ def check_stack_config(request):
     except yaml.YAMLError as exc:
         return {"result": "ok", "refused": {"stage": "yaml", **yaml_problem(exc)}}
     try:
-        configure.parse_and_maybe_upgrade_config(copy.deepcopy(raw))
+        config = configure.parse_and_maybe_upgrade_config(copy.deepcopy(raw))
     except Exception as exc:  # noqa: BLE001 - the CLI stops on any of them
         return {"result": "ok", "refused": {"stage": "cli", **config_problem(exc)}}
     # distro_name replaced image_name in 0.5.0, and its cast with it.
-    cast = getattr(stack, "cast_distro_name_to_string", None) or stack.cast_image_name_to_string
+    cast = getattr(stack, "cast_distro_name_to_string", None) or getattr(stack, "cast_image_name_to_string", None)
     try:
         if isinstance(raw, dict) and raw.get("logging_config") and logging_config is not None:
             logging_config(**raw["logging_config"])
-        config = datatypes.StackConfig(**cast(stack.replace_env_vars(raw)))
+        if not factory_upgrades():
+            config = datatypes.StackConfig(**cast(stack.replace_env_vars(raw)))
     except Exception as exc:  # noqa: BLE001 - so does the server factory
         return {"result": "ok", "refused": {"stage": "server", **config_problem(exc)}}
     return {"result": "ok", "refused": None, "stack": stack_facts(config, stack)}
+
+
+def factory_upgrades():
+    """Whether the server factory reads run.yaml through the same upgrade path
+    as the run command (ogx), rather than validating the file as written with
+    StackConfig (llama-stack, where a version the upgrade path would
+    overwrite still counts): read from the factory's source, not run."""
+    try:
+        found = importlib.util.find_spec(core_package() + ".core.server.server")
+        with open(found.origin, encoding="utf-8") as handle:
+            return "parse_and_maybe_upgrade_config(" in handle.read()
+    except (ImportError, AttributeError, OSError, TypeError, ValueError):
+        return False
 
 
 def yaml_problem(exc):
@@ -990,7 +1004,10 @@ def stack_facts(config, stack):
     dumped = config.model_dump(mode="json")
     return {
         "backends": {name: backend.type.value for name, backend in config.storage.backends.items()},
-        "stores": {name: store_reference(getattr(stores, name), storage) for name in type(stores).model_fields},
+        "stores": {
+            name: {"backend": getattr(getattr(stores, name), "backend", None), "kind": store_kind(field.annotation, storage)}
+            for name, field in type(stores).model_fields.items()
+        },
         "tls": tls_facts(config.server),
         "resources": [
             {"name": name, "router": routed.get(table), "items": dumped["registered_resources"].get(name) or []}
@@ -1005,11 +1022,18 @@ def stack_facts(config, stack):
     }
 
 
-def store_reference(reference, storage):
-    if reference is None:
-        return None
-    kind = "kv" if isinstance(reference, storage.KVStoreReference) else "sql"
-    return {"backend": safe_text(reference.backend), "kind": kind}
+def store_kind(annotation, storage):
+    """`kv` or `sql`: the kind of backend a store field takes (its type, or
+    one of its union's), which differs between releases (ogx 1.5 keeps
+    prompts and connectors in SQL)."""
+    import typing
+
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, storage.KVStoreReference):
+            return "kv"
+        if isinstance(candidate, type) and issubclass(candidate, storage.SqlStoreReference):
+            return "sql"
+    return None
 
 
 class PassphraseNeeded(Exception):
@@ -1052,7 +1076,10 @@ def tls_facts(server):
         field = "tls_cafile"
         if fields["tls_cafile"]:
             context.load_verify_locations(fields["tls_cafile"])
-        ciphers = defaults["ssl_ciphers"].default
+        # ogx 1.5's run command passes server.tls_config.ciphers to uvicorn.
+        field = "tls_config"
+        chosen = getattr(getattr(server, "tls_config", None), "ciphers", None)
+        ciphers = ":".join(chosen) if chosen else defaults["ssl_ciphers"].default
         if ciphers:
             context.set_ciphers(ciphers)
     except PassphraseNeeded:

@@ -491,7 +491,7 @@ class StackConfigTests(unittest.TestCase):
         facts = document["stack"]
         self.assertEqual(facts["backends"], {"kv_main": "kv_sqlite"})
         self.assertEqual(facts["stores"]["connectors"], {"backend": "kv_default", "kind": "kv"})
-        self.assertIsNone(facts["stores"]["conversations"])
+        self.assertEqual(facts["stores"]["conversations"], {"backend": None, "kind": "sql"})
         self.assertFalse(facts["tls"]["enabled"])
         self.assertEqual([r["name"] for r in facts["resources"]][:2], ["models", "shields"])
         self.assertEqual(document["sandbox"]["denied"], [])

@@ -183,37 +183,37 @@ pub(crate) fn run(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     result.interpreter = Some(facts.clone());
-    // In the server's order: ogx's run command refuses a missing TLS setup
-    // before the server reads run.yaml with its own code.
-    let mut config = match loaded.and_then(|config| {
-        let server_command = options.server_command.as_deref();
-        config::tls::check(
-            &config.tls,
-            &facts.llama_stack,
-            server_command,
-            &mut result.warnings,
-        )?;
-        Ok(config)
-    }) {
+    let mut config = match loaded {
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
-    // The server reads run.yaml with its own code before it looks at any
-    // provider section.
+    // In the server's order: its run command reads run.yaml with its own code,
+    // then (ogx) refuses a missing TLS setup, then starts the server, which
+    // decides what follows before it looks at any provider section.
     let stack = match stack_config::read(
         &mut runner,
         &options.run_yaml,
         &config,
         &text,
         options.timeout,
-    )
-    .and_then(|stack| {
-        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
-            .map(|()| stack)
-    }) {
+    ) {
         Ok(stack) => stack,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
+    let server_command = options.server_command.as_deref();
+    if let Err(err) = config::tls::check(
+        &config.tls,
+        &facts.llama_stack,
+        server_command,
+        &mut result.warnings,
+    ) {
+        return result.failed(Failure::new(None, err));
+    }
+    if let Err(err) =
+        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
+    {
+        return result.failed(Failure::new(None, err));
+    }
     if let Err(err) = config::check_sections(&config, &facts.llama_stack) {
         return result.failed(Failure::new(None, err));
     }

@@ -209,6 +209,9 @@ impl PhaseError for StackConfigError {
             ),
             StackConfigError::TlsFile {
                 field, file, line, ..
+            } if file.is_empty() => Some(format!("server.{field}{}", at(line))),
+            StackConfigError::TlsFile {
+                field, file, line, ..
             } => Some(format!("server.{field}{}: {file}", at(line))),
             StackConfigError::StoreMissing { store, line, .. } => {
                 Some(format!("storage.stores.{store}{}: null", at(line)))
@@ -353,8 +356,9 @@ enum Problem {
 pub(crate) struct StackFacts {
     /// `storage.backends`, defaults included: name → type (`kv_sqlite`, …).
     backends: BTreeMap<String, String>,
-    /// `storage.stores`, defaults included: null, or the backend it names.
-    stores: BTreeMap<String, Option<StoreRef>>,
+    /// `storage.stores`, defaults included: the backend each names (none
+    /// when null) and the kind it takes.
+    stores: BTreeMap<String, StoreRef>,
     tls: Tls,
     /// `registered_resources`, in the order the server registers them.
     resources: Vec<Resources>,
@@ -367,9 +371,9 @@ pub(crate) struct StackFacts {
 
 #[derive(Debug, Clone, Deserialize)]
 struct StoreRef {
-    backend: String,
-    /// `kv` or `sql`.
-    kind: String,
+    backend: Option<String>,
+    /// `kv` or `sql`, from the field's type.
+    kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -747,33 +751,28 @@ fn check_store(
     text: &str,
 ) -> Result<(), StackConfigError> {
     let path = format!("storage.stores.{store}");
-    match facts.stores.get(store) {
-        Some(Some(reference)) => facts.check_reference(
+    let Some(StoreRef { backend, kind }) = facts.stores.get(store) else {
+        // A release without that store.
+        return Ok(());
+    };
+    let kind = kind.as_deref().unwrap_or("kv");
+    match backend {
+        Some(backend) => facts.check_reference(
             &path,
             || config.place(text, &keys(&format!("{path}.backend"))),
-            &reference.backend,
-            &reference.kind,
+            backend,
+            kind,
         ),
-        Some(None) => {
-            let place = config.place(text, &keys(&path));
-            let kind = if matches!(store, "metadata" | "prompts" | "connectors") {
-                "kv"
+        None => Err(StackConfigError::StoreMissing {
+            store: store.to_string(),
+            kind: kind.to_string(),
+            field: if kind == "kv" {
+                "namespace"
             } else {
-                "sql"
-            };
-            Err(StackConfigError::StoreMissing {
-                store: store.to_string(),
-                kind: kind.to_string(),
-                field: if kind == "kv" {
-                    "namespace"
-                } else {
-                    "table_name"
-                },
-                line: place.line,
-            })
-        }
-        // A release without that store.
-        None => Ok(()),
+                "table_name"
+            },
+            line: config.place(text, &keys(&path)).line,
+        }),
     }
 }
 
@@ -1157,7 +1156,7 @@ mod tests {
                 "metadata": {"backend": "kv_default", "kind": "kv"},
                 "inference": {"backend": "sql_default", "kind": "sql"},
                 "conversations": {"backend": "sql_default", "kind": "sql"},
-                "responses": null,
+                "responses": {"backend": null, "kind": "sql"},
                 "prompts": {"backend": "kv_default", "kind": "kv"},
                 "connectors": {"backend": "kv_default", "kind": "kv"}
             },
@@ -1234,9 +1233,12 @@ mod tests {
     #[test]
     fn a_store_the_server_opens_first_must_be_set() {
         let text = "distro_name: t\nstorage:\n  stores:\n    conversations: null\nproviders: {}\n";
-        let err = before(&facts(|f| f["stores"]["conversations"] = Value::Null), text)
-            .0
-            .unwrap_err();
+        let err = before(
+            &facts(|f| f["stores"]["conversations"]["backend"] = Value::Null),
+            text,
+        )
+        .0
+        .unwrap_err();
         assert_eq!(code(&err), "preflight::stack::store_missing");
         assert_eq!(
             err.details().unwrap(),
@@ -1269,7 +1271,7 @@ mod tests {
 
     #[test]
     fn stores_opened_after_the_providers_follow_what_is_served() {
-        let no_inference_store = facts(|f| f["stores"]["inference"] = Value::Null);
+        let no_inference_store = facts(|f| f["stores"]["inference"]["backend"] = Value::Null);
         let err = after(&no_inference_store, PROVIDERS).unwrap_err();
         assert_eq!(code(&err), "preflight::stack::store_missing");
         let not_served = PROVIDERS.replace("distro_name: t\n", "distro_name: t\napis: [eval]\n");
