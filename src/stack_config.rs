@@ -331,7 +331,7 @@ struct Refusal {
 }
 
 /// What a refusal says, by kind.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Problem {
     Yaml {
@@ -352,7 +352,7 @@ enum Problem {
 }
 
 /// What the rest of start-up depends on, read with the server's own code.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct StackFacts {
     /// `storage.backends`, defaults included: name → type (`kv_sqlite`, …).
     backends: BTreeMap<String, String>,
@@ -369,14 +369,14 @@ pub(crate) struct StackFacts {
     external_providers_dir: Option<ExternalDir>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct StoreRef {
     backend: Option<String>,
     /// `kv` or `sql`, from the field's type.
     kind: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Tls {
     fields: BTreeMap<String, Option<String>>,
     /// Both tls_certfile and tls_keyfile are set: the server serves HTTPS.
@@ -384,7 +384,7 @@ struct Tls {
     problem: Option<TlsProblem>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct TlsProblem {
     field: String,
     message: String,
@@ -392,7 +392,7 @@ struct TlsProblem {
     passphrase: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Resources {
     /// The key under registered_resources (`models`, …).
     name: String,
@@ -401,7 +401,7 @@ struct Resources {
     items: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct ExternalDir {
     path: String,
     exists: bool,
@@ -411,14 +411,14 @@ struct ExternalDir {
     problem: Option<ExternalProblem>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct ExternalSpec {
     api: String,
     provider_type: String,
     file: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct ExternalProblem {
     file: String,
     #[serde(flatten)]

@@ -38,11 +38,8 @@ pub(crate) struct DroppedItem {
     /// Where it stood, e.g. `providers.eval[1]`.
     pub(crate) path: String,
     /// Its `provider_type` as written, for listing a provider entry as
-    /// skipped; `None` for an item dropped for an empty resource id.
+    /// skipped.
     pub(crate) provider_type: Option<String>,
-    /// Dropped because its `provider_id` is `__disabled__` (else because a
-    /// resource id such as `model_id` resolved to null or `""`).
-    pub(crate) disabled_provider: bool,
 }
 
 /// Looks variables up; the process environment in production, a map in tests.
@@ -73,21 +70,17 @@ fn walk(
             let mut kept = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
                 let item_path = format!("{path}[{index}]");
-                match drop_reason(&item, &item_path, env) {
-                    Some(reason) => {
-                        let disabled_provider = matches!(reason, Drop::DisabledProvider);
-                        let provider_type = item
-                            .get("provider_type")
-                            .and_then(Value::as_str)
-                            .filter(|_| disabled_provider)
-                            .map(String::from);
-                        dropped.push(DroppedItem {
-                            path: item_path,
-                            provider_type,
-                            disabled_provider,
-                        });
-                    }
-                    None => kept.push(walk(item, &item_path, env, dropped)?),
+                if is_dropped(&item, &item_path, env) {
+                    let provider_type = item
+                        .get("provider_type")
+                        .and_then(Value::as_str)
+                        .map(String::from);
+                    dropped.push(DroppedItem {
+                        path: item_path,
+                        provider_type,
+                    });
+                } else {
+                    kept.push(walk(item, &item_path, env, dropped)?);
                 }
             }
             Ok(Value::Sequence(kept))
@@ -142,30 +135,23 @@ fn walk_mapping(
     Ok(Value::Mapping(result))
 }
 
-enum Drop {
-    DisabledProvider,
-    EmptyResourceId,
-}
-
-/// Why the server drops this list item before substituting it, if it does.
-fn drop_reason(item: &Value, item_path: &str, env: &dyn Environment) -> Option<Drop> {
+/// Whether the server drops this list item before substituting it: its
+/// provider is `__disabled__`, or a resource id resolves to null or `""`.
+fn is_dropped(item: &Value, item_path: &str, env: &dyn Environment) -> bool {
     let Value::Mapping(mapping) = item else {
-        return None;
+        return false;
     };
     if let Some(id) = mapping.get("provider_id") {
         let resolved = peek(id, &format!("{item_path}.provider_id"), env);
         if matches!(resolved, Ok(Value::String(ref s)) if s == DISABLED_ID) {
-            return Some(Drop::DisabledProvider);
+            return true;
         }
     }
-    RESOURCE_ID_FIELDS
-        .iter()
-        .any(|field| {
-            mapping
-                .get(*field)
-                .is_some_and(|id| is_null_or_empty(&peek(id, &format!("{item_path}.{field}"), env)))
-        })
-        .then_some(Drop::EmptyResourceId)
+    RESOURCE_ID_FIELDS.iter().any(|field| {
+        mapping
+            .get(*field)
+            .is_some_and(|id| is_null_or_empty(&peek(id, &format!("{item_path}.{field}"), env)))
+    })
 }
 
 /// A key as Python's `str()` prints it, for paths.
@@ -467,8 +453,7 @@ mod tests {
             dropped,
             [DroppedItem {
                 path: "providers.eval[0]".into(),
-                provider_type: None,
-                disabled_provider: true,
+                provider_type: None
             }]
         );
     }
@@ -489,8 +474,7 @@ mod tests {
             dropped,
             [DroppedItem {
                 path: "models[0]".into(),
-                provider_type: None,
-                disabled_provider: false,
+                provider_type: None
             }]
         );
     }
