@@ -564,7 +564,7 @@ fn channel_reason(err: &ChannelError, timeout: Duration) -> String {
         }
         ChannelError::NoDocument { code, .. } => format!("the interpreter exited with code {code}"),
         ChannelError::Garbage { .. } => {
-            "the interpreter printed something else than a result".to_string()
+            "the interpreter printed something other than a result".to_string()
         }
     };
     let tail = err.stderr_tail();
@@ -640,12 +640,12 @@ fn refused_setting(problem: &ConfigProblem, config: &RunConfig, text: &str) -> R
         problem.loc.clone()
     };
     let place = config.place(text, &loc);
-    let written = place
+    let from_env = place
         .line
         .and_then(|line| text.lines().nth(line - 1))
         .is_some_and(|line| line.contains("${env."));
     let mut message = message.to_string();
-    if written && message.starts_with("Input should be a valid string") {
+    if from_env && message.starts_with("Input should be a valid string") {
         message.push_str(
             " (the value comes from ${env...}, which the server converts: digits become a number and true/false a boolean)",
         );
