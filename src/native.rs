@@ -603,6 +603,7 @@ fn summary(problem: &Problem) -> String {
         }
         Problem::Corrupt { content, .. } => content.clone(),
         Problem::GlibcTooOld((major, minor)) => format!("needs GLIBC_{major}.{minor}"),
+        Problem::NotRegular(kind) => format!("{kind}, not a regular file"),
     }
 }
 
@@ -689,6 +690,10 @@ fn error(
             finding: finding(vec![("Content", content)]),
             resolution: reinstall(what, requirement),
         },
+        Problem::NotRegular(kind) => NativeError::Corrupt {
+            finding: finding(vec![("Content", format!("{kind}, not a regular file"))]),
+            resolution: reinstall(what, requirement),
+        },
         Problem::GlibcTooOld((major, minor)) => {
             let host = match &interpreter.target.libc {
                 Some(Libc::Glibc(Some(version))) => version.clone(),
@@ -733,12 +738,11 @@ fn consequence(problem: &Problem, file: &NativeFile, interpreter: &Interpreter) 
             dotted_module(&file.relative, module)
         );
     }
-    let loaded = match &file.reach {
-        Reach::Bundled => {
-            "It is a library the package's extension modules load, so importing them fails"
-        }
-        _ => "Importing it fails",
+    let importing = match &file.reach {
+        Reach::Bundled => "It is a library the package's extension modules load, so importing them",
+        _ => "Importing it",
     };
+    let loaded = format!("{importing} fails");
     match problem {
         Problem::Architecture(_) if interpreter.target.libc == Some(Libc::Musl) => format!(
             "{loaded}: musl does not check the CPU of a library, so the import ends in a relocation error or a crash."
@@ -757,6 +761,10 @@ fn consequence(problem: &Problem, file: &NativeFile, interpreter: &Interpreter) 
             "Importing it would crash the interpreter with SIGBUS (no Python traceback): the loader maps segments past the end of the file.".to_string()
         }
         Problem::Corrupt { loader, .. } => format!("{loaded}: the loader says \"{loader}\"."),
+        Problem::NotRegular("a FIFO (named pipe)") => format!(
+            "{importing} would hang: the loader's open waits for a process to write to the FIFO."
+        ),
+        Problem::NotRegular(_) => format!("{loaded}: the loader maps only regular files."),
         Problem::GlibcTooOld((major, minor)) => format!(
             "{loaded} with \"version `GLIBC_{major}.{minor}' not found\"."
         ),
