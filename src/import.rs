@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Phase, PhaseError, indented};
+use crate::diagnostics::{Phase, PhaseError, indented, inline};
 use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner};
 use crate::subprocess::signal_name;
 
@@ -402,31 +402,31 @@ impl PhaseError for ImportError {
         match self {
             ImportError::DependencyMissing {
                 target, dependency, ..
-            } => Some(format!(
+            } => Some(inline(&format!(
                 "The provider package was found, but importing {target} needs the module '{dependency}', which is not installed. The server reports this as \"get_provider_spec not found\"."
-            )),
+            ))),
             ImportError::IncompatibleLlamaStack {
                 missing,
                 target,
                 version,
                 ..
-            } => Some(format!(
+            } => Some(inline(&format!(
                 "Importing {target} needs the module '{missing}', which llama-stack {version} does not have: the provider was written for another llama-stack release."
-            )),
+            ))),
             ImportError::SharedLibraryMissing {
                 library, exception, ..
             } => exception.root_path.as_ref().map(|file| {
-                format!("Loading {file} needs {library}, directly or through a library it links to; the loader found it neither through the file's RPATH/RUNPATH nor on LD_LIBRARY_PATH, in /etc/ld.so.cache or in the system library directories.")
+                inline(&format!("Loading {file} needs {library}, directly or through a library it links to; the loader found it neither through the file's RPATH/RUNPATH nor on LD_LIBRARY_PATH, in /etc/ld.so.cache or in the system library directories."))
             }),
             ImportError::UndefinedSymbol {
                 symbol, exception, ..
             } => exception
                 .root_path
                 .as_ref()
-                .map(|file| format!("Loading {file} needs {symbol}, which none of the libraries it was linked with at load time defines.")),
-            ImportError::NoProviderModule { package, .. } => Some(format!(
+                .map(|file| inline(&format!("Loading {file} needs {symbol}, which none of the libraries it was linked with at load time defines."))),
+            ImportError::NoProviderModule { package, .. } => Some(inline(&format!(
                 "The package '{package}' is installed, but '{package}.provider' does not exist."
-            )),
+            ))),
             ImportError::SandboxDenied { attempts } => Some(format!(
                 "Denied (nothing was written or sent):\n{}",
                 indented(&attempts.join("\n"))
@@ -439,16 +439,16 @@ impl PhaseError for ImportError {
                 indented(&processes.join("\n"))
             )),
             ImportError::SpecUnreadable { summary, .. } => {
-                Some(format!("Reading the returned object raised {summary}"))
+                Some(inline(&format!("Reading the returned object raised {summary}")))
             }
             ImportError::ImportFailed { exception, .. }
             | ImportError::GetProviderSpecRaised { exception, .. }
                 if is_process_ending(exception) =>
             {
-                Some(format!(
+                Some(inline(&format!(
                     "{} is not an error the server catches: it stops `llama stack run` before it serves.",
                     exception.kind
-                ))
+                )))
             }
             ImportError::Crashed {
                 signal: libc::SIGKILL,
@@ -458,7 +458,7 @@ impl PhaseError for ImportError {
                 "SIGKILL comes from the provider itself, another process, or the kernel's out-of-memory killer; check `dmesg` for the latter.".to_string(),
             ),
             ImportError::UnknownProviderType { offered, .. } => {
-                Some(format!("Available: {}", offered.join(", ")))
+                Some(inline(&format!("Available: {}", offered.join(", "))))
             }
             ImportError::Timeout { stderr, .. }
             | ImportError::Crashed { stderr, .. }

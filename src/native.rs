@@ -37,7 +37,7 @@ use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Phase, PhaseError, Warning};
+use crate::diagnostics::{Phase, PhaseError, Warning, inline};
 use crate::import;
 use crate::installed::{self, Distribution, InstalledDistributions};
 use crate::interpreter::InterpreterFacts;
@@ -137,14 +137,15 @@ impl PhaseError for NativeError {
 
     fn details(&self) -> Option<String> {
         let finding = self.finding();
-        let mut text = format!("Package: {}\n", finding.package);
+        // Names come from the package's own files and may hold line breaks.
+        let mut text = format!("Package: {}\n", inline(&finding.package));
         if let Some(file) = &finding.file {
-            text.push_str(&format!("File: {file}\n"));
+            text.push_str(&format!("File: {}\n", inline(file)));
         }
         for (label, value) in &finding.facts {
-            text.push_str(&format!("{label}: {value}\n"));
+            text.push_str(&format!("{label}: {}\n", inline(value)));
         }
-        text.push_str(&format!("\n{}", finding.consequence));
+        text.push_str(&format!("\n{}", inline(&finding.consequence)));
         Some(text)
     }
 }
