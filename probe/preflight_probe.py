@@ -331,19 +331,21 @@ def supervise(check, control):
 
 def group_members(group):
     """Names of the processes still running in `group`, its leader aside:
-    what a check left behind when it ended."""
+    what a check left behind when it ended. Found by number: a process name
+    is any 15 bytes (not UTF-8, with parentheses or newlines), so the fields
+    are read after its last ")" and the name is shown escaped."""
     names = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == group:
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read().decode("utf-8", "replace")
+                stat = handle.read()
         except OSError:
             continue
-        name, fields = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(group):
-            names.append(name)
+        name, fields = stat[stat.find(b"(") + 1 : stat.rfind(b")")], stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != b"Z" and fields[2] == str(group).encode():
+            names.append("".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in name))
     return names
 
 

@@ -390,19 +390,34 @@ struct ProcessStat {
 }
 
 fn read_stat(pid: u32) -> Option<ProcessStat> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name sits in parentheses and may itself contain ") ".
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The name sits in parentheses and may be any 15 bytes: not UTF-8, ") ",
+    // a newline. The fields after its last ")" are plain numbers and letters.
+    let open = stat.iter().position(|&byte| byte == b'(')?;
+    let close = stat.iter().rposition(|&byte| byte == b')')?;
+    let mut rest = std::str::from_utf8(stat.get(close + 1..)?)
+        .ok()?
+        .split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
     let parent = rest.next()?.parse().ok()?;
     Some(ProcessStat {
         pid,
-        name: stat.get(open + 1..close)?.to_string(),
+        name: process_name(stat.get(open + 1..close)?),
         state,
         parent,
     })
+}
+
+/// A process name as the report shows it: printable ASCII as is, any other
+/// byte as `\xNN` (the probe names the leftovers of a forked check the same way).
+fn process_name(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&byte| match byte {
+            b' '..=b'~' => char::from(byte).to_string(),
+            _ => format!("\\x{byte:02x}"),
+        })
+        .collect()
 }
 
 /// The children of this process that it did not start itself.
@@ -602,6 +617,22 @@ mod tests {
             "the daemon {pid} is still there"
         );
         assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    }
+
+    #[test]
+    fn a_daemon_with_any_name_is_found_killed_and_named_inertly() {
+        // The name is not UTF-8 and holds ") " and a newline, as /proc shows it.
+        let run = sh(
+            "setsid sh -c 'printf \"\\377)\\n1 R\" > /proc/self/comm; echo $$; sleep 30' & sleep 0.3; echo done",
+            10_000,
+        );
+        let stdout = run.stdout.lossy();
+        let pid = stdout.lines().next().expect("the daemon's pid");
+        assert_eq!(run.leftovers, ["\\xff)\\x0a1 R"]);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "the daemon {pid} is still there"
+        );
     }
 
     #[test]
