@@ -450,6 +450,12 @@ impl PhaseError for ImportError {
                     exception.kind
                 )))
             }
+            ImportError::ImportFailed { exception, .. }
+            | ImportError::GetProviderSpecRaised { exception, .. }
+                if is_sandbox_refusal(exception) =>
+            {
+                Some(SANDBOX_REFUSAL.to_string())
+            }
             ImportError::Crashed {
                 signal: libc::SIGKILL,
                 stderr,
@@ -633,6 +639,16 @@ fn default_target(entry: &ProviderEntry) -> String {
 fn is_process_ending(exception: &PyException) -> bool {
     matches!(exception.kind.as_str(), "SystemExit" | "KeyboardInterrupt")
 }
+
+/// What the kernel layer of the sandbox answers a write or a connection it
+/// refuses and the audit hook did not see (C code, a program): EACCES or
+/// EPERM (Python's PermissionError), or ENETUNREACH in the network namespace.
+fn is_sandbox_refusal(exception: &PyException) -> bool {
+    exception.root_type == "PermissionError" || exception.root_message.starts_with("[Errno 101]")
+}
+
+/// The details of a failure that may be the sandbox's refusal.
+const SANDBOX_REFUSAL: &str = "Preflight runs provider code in a sandbox that refuses, in the kernel too, every file write and every connection (C code and programs included) with \"Permission denied\" or \"Network is unreachable\": if that is what failed here, the provider writes or connects while it is imported, which preflight refuses as it refuses the attempts it can name (preflight::sandbox::denied; --allow-writes lets writes through).";
 
 /// The import name the server uses for a `module:` value: the text before `==`.
 pub(crate) fn import_name(module: &str) -> &str {

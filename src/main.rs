@@ -22,6 +22,7 @@ mod native;
 mod pipeline;
 mod probe;
 mod report;
+mod sandbox;
 mod spec;
 mod subprocess;
 
@@ -114,6 +115,8 @@ fn check(args: &CheckArgs, run_yaml: PathBuf, format: Format) -> PreflightResult
         timeout: Duration::from_secs(args.timeout),
         allow_writes: args.allow_writes,
         fork: !args.no_fork,
+        kernel_sandbox: env::var_os(sandbox::KERNEL_SANDBOX_SWITCH)
+            .is_none_or(|value| value != "off"),
         check_config: args.check_config,
         metadata_dir: args.metadata_dir.clone().or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);

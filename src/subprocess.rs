@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
+use crate::sandbox::KernelSandbox;
+
 /// How much of each stream is kept (its end); the rest is drained and counted.
 pub(crate) const CAPTURE_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -52,6 +54,8 @@ pub(crate) struct ChildCommand {
     pub(crate) program: PathBuf,
     pub(crate) args: Vec<OsString>,
     pub(crate) timeout: Duration,
+    /// The kernel confinement to start it in, if any.
+    pub(crate) sandbox: Option<Arc<KernelSandbox>>,
 }
 
 /// The end of one captured stream: at most [`CAPTURE_LIMIT`] bytes, and how
@@ -120,7 +124,7 @@ fn started() -> MutexGuard<'static, BTreeSet<u32>> {
 /// only; every way a started child can end is a [`ChildRun`].
 pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
     let started_at = Instant::now();
-    let mut child = spawn_group_leader(command, Stdio::null())?;
+    let mut child = spawn_group_leader(command, Stdio::null)?;
     let group = child.id();
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
@@ -148,17 +152,25 @@ pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
 }
 
 /// Starts `command` as the leader of a new process group, with both output
-/// streams piped, and records it as started here (not adopted).
-fn spawn_group_leader(command: &ChildCommand, stdin: Stdio) -> io::Result<Child> {
+/// streams piped, confined if it says so, and records it as started here (not
+/// adopted).
+fn spawn_group_leader(command: &ChildCommand, stdin: fn() -> Stdio) -> io::Result<Child> {
     let mut started = started();
     set_subreaper(true);
-    let child = Command::new(&command.program)
-        .args(&command.args)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
+    let make = || {
+        let mut built = Command::new(&command.program);
+        built
+            .args(&command.args)
+            .stdin(stdin())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        built
+    };
+    let child = match &command.sandbox {
+        Some(sandbox) => sandbox.spawn(make)?,
+        None => make().spawn()?,
+    };
     started.insert(child.id());
     Ok(child)
 }
@@ -216,7 +228,7 @@ pub(crate) struct Session {
 impl Session {
     pub(crate) fn start(command: &ChildCommand) -> io::Result<Session> {
         let started = Instant::now();
-        let mut child = spawn_group_leader(command, Stdio::piped())?;
+        let mut child = spawn_group_leader(command, Stdio::piped)?;
         let stdin = child.stdin.take();
         let lines = read_lines(child.stdout.take());
         let stderr = Some(drain(child.stderr.take()));
@@ -562,6 +574,7 @@ mod tests {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             timeout: Duration::from_millis(timeout_ms),
+            sandbox: None,
         })
         .expect("sh starts")
     }

@@ -14,6 +14,7 @@ use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::probe::Isolation;
 use crate::report::{exit, exit_code};
+use crate::sandbox::SandboxLayers;
 use crate::spec::RefusedSetting;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -38,6 +39,8 @@ struct InterpreterJson<'a> {
     llama_stack: &'a LlamaStackFacts,
     /// How providers were kept apart: `fork` of a warm interpreter or `spawn`.
     isolation: &'a Isolation,
+    /// The protections the probe processes ran in.
+    sandbox: &'a SandboxLayers,
 }
 
 #[derive(Serialize)]
@@ -88,6 +91,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
             python: &facts.python,
             llama_stack: &facts.llama_stack,
             isolation: &facts.isolation,
+            sandbox: &facts.sandbox,
         }),
         providers: result.providers.iter().map(provider).collect(),
         errors: result
