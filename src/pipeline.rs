@@ -12,6 +12,7 @@
 //! importing in the interpreter, and reported without waiting for that. The
 //! result is the spec's `PreflightResult`; rendering it is the report's job.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
 use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::flavour::Flavour;
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
@@ -45,6 +47,8 @@ pub(crate) struct Options {
     /// Confine the probe processes with the kernel's help where it offers it
     /// (the audit hook confines them in any case).
     pub(crate) kernel_sandbox: bool,
+    /// The command that starts the server (`--exec`'s), when known.
+    pub(crate) server_command: Option<Vec<OsString>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,8 +181,11 @@ pub(crate) fn run(
             &mut result.warnings,
         );
         if let Some((failed, failure)) = checked {
+            let server = starting.facts().llama_stack.distribution;
             result.interpreter = Some(starting.facts().clone());
-            result.providers = config.providers.iter().cloned().map(not_checked).collect();
+            result.providers = (config.providers.iter().cloned())
+                .map(|entry| not_checked(entry, server))
+                .collect();
             result.providers[index] = failed;
             return result.failed(failure);
         }
@@ -188,9 +195,19 @@ pub(crate) fn run(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     result.interpreter = Some(facts.clone());
-    let config = match loaded
-        .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
-    {
+    // In the server's order: its run command refuses a missing TLS setup
+    // before the server reads any section.
+    let config = match loaded.and_then(|config| {
+        let server_command = options.server_command.as_deref();
+        config::tls::check(
+            &config.tls,
+            &facts.llama_stack,
+            server_command,
+            &mut result.warnings,
+        )?;
+        config::check_sections(&config, &facts.llama_stack)?;
+        Ok(config)
+    }) {
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
@@ -203,7 +220,9 @@ pub(crate) fn run(
     let total = config.providers.len();
     for (index, entry) in config.providers.into_iter().enumerate() {
         if result.failure.is_some() {
-            result.providers.push(not_checked(entry));
+            result
+                .providers
+                .push(not_checked(entry, facts.llama_stack.distribution));
             continue;
         }
         progress(Step::Provider {
@@ -279,13 +298,13 @@ fn check_absent_package(
     native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> Option<(ProviderResult, Failure)> {
-    let probed = import::probe_provider(&mut fresh, entry, &facts.llama_stack.version, settings);
+    let probed = import::probe_provider(&mut fresh, entry, &facts.llama_stack, settings);
     let Err(import_failure) = probed else {
         return None;
     };
     let result = ProviderResult {
         status: ProviderStatus::Passed,
-        ..not_checked(entry.clone())
+        ..not_checked(entry.clone(), facts.llama_stack.distribution)
     };
     // The native phase still comes first for this provider (FR-008d).
     let (result, failure) = match native.check(entry, warnings) {
@@ -295,9 +314,9 @@ fn check_absent_package(
     failure.map(|failure| (result, failure))
 }
 
-fn not_checked(entry: ProviderEntry) -> ProviderResult {
+fn not_checked(entry: ProviderEntry, server: Flavour) -> ProviderResult {
     ProviderResult {
-        module: default_module(&entry),
+        module: default_module(&entry, server),
         status: ProviderStatus::NotChecked,
         duration: None,
         spec: None,
@@ -306,11 +325,12 @@ fn not_checked(entry: ProviderEntry) -> ProviderResult {
     }
 }
 
-/// The module shown before the probe has reported.
-fn default_module(entry: &ProviderEntry) -> String {
+/// The module shown before the probe has reported: the import name of an
+/// external provider, the registry of an in-tree one.
+fn default_module(entry: &ProviderEntry, server: Flavour) -> String {
     match &entry.module {
         Some(module) => import::import_name(module).to_string(),
-        None => format!("llama_stack.providers.registry.{}", entry.api),
+        None => server.registry_module(&entry.api),
     }
 }
 
@@ -332,7 +352,7 @@ fn check_provider(
 ) -> (ProviderResult, Option<Failure>) {
     let facts = inputs.facts;
     let mut result = ProviderResult {
-        module: default_module(&entry),
+        module: default_module(&entry, facts.llama_stack.distribution),
         status: ProviderStatus::Passed,
         duration: None,
         spec: None,
@@ -347,7 +367,7 @@ fn check_provider(
     if let Err(err) = native.check(entry, warnings) {
         return fail(result, err);
     }
-    let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, inputs.settings);
+    let probed = import::probe_provider(runner, entry, &facts.llama_stack, inputs.settings);
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
             result.duration = Some(elapsed);

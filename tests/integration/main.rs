@@ -11,13 +11,14 @@
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `native_fixtures`: the environments of the native-code golden cases, built
 //!   at test time from `testdata/native` and the cached foreign wheels.
+//! - `ogx_home`: under ogx, checking leaves `~/.llama` where it is.
 //! - `pre_commit`: the repository's pre-commit hooks, run by the real
 //!   pre-commit in a throwaway git repository.
 //! - `progress`: the progress line on a pseudo-terminal.
 //! - `sandbox`: which layers of the probes' sandbox were in force, and that
 //!   `--allow-writes` relaxes the filesystem part only.
-//! - `real_server`: preflight against real llama-stack releases and provider
-//!   packages, each verdict checked against the real server.
+//! - `real_server`: preflight against real llama-stack and ogx releases and
+//!   provider packages, each verdict checked against the real server.
 //! - `support`: paths to the repository and the test environments, scratch
 //!   directories.
 
@@ -26,6 +27,7 @@ mod cli;
 mod codes;
 mod exec;
 mod native_fixtures;
+mod ogx_home;
 mod pre_commit;
 mod progress;
 mod real_server;
