@@ -16,9 +16,14 @@
 //!   but a loopback that is down, so no socket of any kind (UDP and DNS
 //!   included, which Landlock does not cover) reaches anything. With
 //!   CAP_SYS_ADMIN the namespace alone; otherwise, for a user other than root,
-//!   inside a user namespace that maps the process's ids to themselves. Root
-//!   without CAP_SYS_ADMIN gets no user namespace: there it would lose its
-//!   access to files owned by other users, which the server has.
+//!   inside a user namespace that maps the process's ids to themselves (files
+//!   of other users then show as owned by 65534; access is decided as
+//!   before). Root without CAP_SYS_ADMIN gets no user namespace: there it
+//!   would lose its access to files owned by other users, which the server has.
+//!
+//! Whether the kernel layer is on or not, the probe inherits no descriptor but
+//! stdin, stdout and stderr: one preflight inherited open would be a way to
+//! write that opens nothing.
 //!
 //! Nothing is assumed: the Landlock ABI is asked of the kernel, and each child
 //! reports what it managed to apply (a default container seccomp profile
@@ -45,14 +50,16 @@ use self::syscalls::{
 /// proves the audit hook on its own.
 pub(crate) const KERNEL_SANDBOX_SWITCH: &str = "LLAMA_STACK_PREFLIGHT_KERNEL_SANDBOX";
 
-// Landlock filesystem rights (include/uapi/linux/landlock.h).
+// Landlock access rights (include/uapi/linux/landlock.h). Reading and
+// executing are never handled: the probe reads whatever the server reads.
 const FS_WRITE_FILE: u64 = 1 << 1;
-/// Every right that changes the filesystem, by the ABI that introduced it:
-/// remove a directory or a file, make a character device, a directory, a
-/// regular file, a socket, a FIFO, a block device, a symlink (ABI 1);
-/// link or rename across directories (ABI 2); truncate (ABI 3).
+/// The rights of ABI 1 that change the filesystem: write a file, remove a
+/// directory or a file, make a character device, a directory, a regular file,
+/// a socket, a FIFO, a block device, a symlink.
 const FS_CHANGES_ABI_1: u64 = FS_WRITE_FILE | (0b1_1111_1111 << 4);
+/// Link or rename a file into another directory (ABI 2).
 const FS_REFER: u64 = 1 << 13;
+/// Truncate a file (ABI 3).
 const FS_TRUNCATE: u64 = 1 << 14;
 const NET_BIND_TCP: u64 = 1 << 0;
 const NET_CONNECT_TCP: u64 = 1 << 1;
@@ -228,7 +235,7 @@ impl KernelSandbox {
             Ok(NetworkPlan::Leave {
                 user_namespace: None,
             }) => Err(format!(
-                "unshare: {} (root gets a network namespace only with CAP_SYS_ADMIN)",
+                "unshare: {} (as root, preflight makes a network namespace only where CAP_SYS_ADMIN allows it, never a user namespace)",
                 child_error(report.network_errno)
             )),
             Ok(_) => Err(format!("unshare: {}", child_error(report.network_errno))),
