@@ -352,6 +352,20 @@ class SandboxTests(unittest.TestCase):
             ["/tmp/pf-preflight-must-not-exist.attached", "/tmp/pf-preflight-must-not-exist.vacuumed"],
         )
 
+    def test_a_python_built_without_sqlite_is_still_sandboxed(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            os.makedirs(os.path.join(scratch, "sqlite3"))
+            with open(os.path.join(scratch, "sqlite3", "__init__.py"), "w") as handle:
+                handle.write("raise ImportError('built without SQLite')\n")
+            target = os.path.join(scratch, "written.txt")
+            pythonpath = os.pathsep.join([scratch, os.environ.get("PYTHONPATH", "")])
+            document, _ = run_probe(
+                "provider",
+                request("pf_writes_file", "remote::pf_writes_file"),
+                env={"PF_WRITE_TARGET": target, "PYTHONPATH": pythonpath},
+            )
+        self.assertEqual(document["sandbox"]["denied"], [{"operation": "write", "target": target}])
+
     def test_a_provider_that_replaces_json_dumps_cannot_spoil_its_result(self):
         document, _ = run_probe("provider", request("pf_patches_json", "remote::pf_patches_json"))
         self.assertEqual(document["result"], "ok" if HAS_LLAMA_STACK else "error")
