@@ -351,6 +351,18 @@ mod tests {
     }
 
     #[test]
+    fn a_carriage_return_cannot_rewrite_a_line_of_the_report_and_names_stay_on_one_line() {
+        assert_eq!(
+            terminal_safe("Reason: boom\rERROR: forged\n  10%\r100%"),
+            "Reason: boom\\x0dERROR: forged\n  100%"
+        );
+        assert_eq!(
+            one_line("run\x1b]0;x\x07\nPASS\u{85}.yaml"),
+            "run\\x1b]0;x\\x07\\x0aPASS\\x85.yaml"
+        );
+    }
+
+    #[test]
     fn colour_goes_on_the_words_the_report_writes() {
         let plain = "Interpreter: x\nPASS  a/b  t  module m\nFAIL  c/d  t\n\n\
                      WARNING: Provider metadata mismatch (non-blocking)\n\nWARNING: w\n\n\
