@@ -31,7 +31,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning, inline};
 use crate::flavour::Flavour;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
 use crate::interpreter::{InterpreterFacts, LlamaStackFacts};
@@ -106,14 +106,14 @@ impl PhaseError for CrossProviderError {
                 "Required by the spec's pip_packages:\n{}",
                 unmet
                     .iter()
-                    .map(|u| format!("  {}", u.describe()))
+                    .map(|u| format!("  {}", inline(&u.describe())))
                     .collect::<Vec<_>>()
                     .join("\n")
             )),
             CrossProviderError::DeprecationError { message, .. } => {
-                Some(format!("Deprecation: {message}"))
+                Some(inline(&format!("Deprecation: {message}")))
             }
-            CrossProviderError::MissingDependency { why, .. } => Some(why.clone()),
+            CrossProviderError::MissingDependency { why, .. } => Some(inline(why)),
             CrossProviderError::ApiNotProvided { name, .. } => Some(format!(
                 "The server initialises every provider and then fails with KeyError: <Api.{name}: '{name}'>."
             )),
