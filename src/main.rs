@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod cross_provider;
 mod diagnostics;
+mod explain;
 mod files;
 mod flavour;
 #[cfg(test)]
@@ -37,7 +38,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{CheckArgs, Cli, Command, PreCommitArgs, PreflightArgs, generated};
+use crate::cli::{
+    CheckArgs, Cli, Command, ExplainArgs, PreCommitArgs, PreflightArgs, PreflightCommand, generated,
+};
 use crate::config::env::Environment;
 use crate::interpreter::{SelectionEnv, VIRTUAL_ENV};
 use crate::pipeline::PreflightResult;
@@ -68,7 +71,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Preflight(args) => preflight(args),
+        Command::Preflight(mut args) => match args.explain.take() {
+            Some(PreflightCommand::Explain(explain)) => explain_code(&explain),
+            None => preflight(args),
+        },
         Command::PreCommit(args) => pre_commit(args),
         Command::Completions { shell } => print_generated(Ok(generated::completions(shell))),
         Command::Man => print_generated(generated::man_page()),
@@ -77,9 +83,17 @@ fn main() -> ExitCode {
 
 /// `llama-stack preflight`: one run.yaml, then `--exec` or the exit code.
 fn preflight(args: PreflightArgs) -> ExitCode {
+    // clap requires --run-yaml whenever `explain` is not given.
+    let Some(run_yaml) = args.run_yaml.clone() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "llama-stack preflight: --run-yaml <PATH> is required"
+        );
+        return ExitCode::from(report::exit::INVALID_INVOCATION);
+    };
     init_tracing(args.check.verbose);
     let server_command = args.exec.then(|| args.command.clone());
-    let result = check(&args.check, args.run_yaml, args.format, server_command);
+    let result = check(&args.check, run_yaml, args.format, server_command);
     let code = report::emit(&result, args.format, stdout_color());
     if code != report::exit::SUCCESS {
         if let Some(path) = &args.termination_log {
@@ -91,6 +105,26 @@ fn preflight(args: PreflightArgs) -> ExitCode {
         return report::exec(&args.command);
     }
     ExitCode::from(code)
+}
+
+/// `llama-stack preflight explain`: the page of a code, or every code with
+/// its summary; an unknown code is an invalid invocation.
+fn explain_code(args: &ExplainArgs) -> ExitCode {
+    let text = match (&args.code, args.list) {
+        (Some(code), false) => match explain::page(code) {
+            Ok(page) => page.to_string(),
+            Err(err) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "llama-stack preflight explain: {err}\n`llama-stack preflight explain --list` lists every code."
+                );
+                return ExitCode::from(report::exit::INVALID_INVOCATION);
+            }
+        },
+        _ => explain::list(),
+    };
+    report::write_stdout(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// `llama-stack pre-commit`: every file is checked, and the worst exit code
