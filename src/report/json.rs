@@ -1,5 +1,5 @@
 //! The JSON report: one document for every outcome, failures included. Field
-//! names are a public contract (documented in the README); bump
+//! names are a public contract (documented in docs/reference.md); bump
 //! [`SCHEMA_VERSION`] when one changes meaning.
 
 use std::io;
