@@ -1102,7 +1102,6 @@ def stack_facts(config, stack):
             {"name": name, "router": routed.get(table), "items": dumped["registered_resources"].get(name) or []}
             for name, table in resources
         ],
-        "any_provider_id": any_provider_id(stack),
         "vector_stores": {
             name: (dumped.get("vector_stores") or {}).get(name)
             for name in ("default_embedding_model", "default_reranker_model", "rewrite_query_params")
@@ -1110,19 +1109,6 @@ def stack_facts(config, stack):
         "safety": dumped.get("safety"),
         "external_providers_dir": external_providers_facts(config, distribution),
     }
-
-
-def any_provider_id(stack):
-    """`all` when the server's register_resources gives a model with that
-    provider_id to the first provider of its API, and warns and skips any
-    other resource (ogx), instead of looking the id up; None otherwise."""
-    import inspect
-
-    try:
-        source = inspect.getsource(stack.register_resources)
-    except (AttributeError, OSError, TypeError):
-        return None
-    return "all" if 'provider_id == "all"' in source else None
 
 
 def store_kind(annotation, storage):

@@ -248,12 +248,6 @@ class OgxTests(unittest.TestCase):
         self.assertEqual(document["exception"]["missing_module"], "llama_stack_api")
 
     @needs_ogx
-    def test_ogx_gives_a_model_of_provider_all_to_the_first_provider(self):
-        document = stack_config("distro_name: t\nserver: {insecure: true}\nproviders: {}\n")
-        self.assertIsNone(document["refused"])
-        self.assertEqual(document["stack"]["any_provider_id"], "all")
-
-    @needs_ogx
     def test_checking_never_moves_the_legacy_llama_directory(self):
         with tempfile.TemporaryDirectory() as home:
             os.makedirs(os.path.join(home, ".llama"))
@@ -563,7 +557,6 @@ class StackConfigTests(unittest.TestCase):
         self.assertEqual(facts["stores"]["conversations"], {"backend": None, "kind": "sql"})
         self.assertFalse(facts["tls"]["enabled"])
         self.assertEqual([r["name"] for r in facts["resources"]][:2], ["models", "shields"])
-        self.assertIsNone(facts["any_provider_id"])
         self.assertEqual(document["sandbox"]["denied"], [])
 
     def test_external_providers_dir_is_read_as_the_server_reads_it(self):

@@ -362,11 +362,6 @@ pub(crate) struct StackFacts {
     tls: Tls,
     /// `registered_resources`, in the order the server registers them.
     resources: Vec<Resources>,
-    /// The provider_id the server never looks up (ogx's `all`: a model goes
-    /// to the first provider of its API, any other resource is skipped with
-    /// a warning), read from its register_resources.
-    #[serde(default)]
-    any_provider_id: Option<String>,
     /// The vector-store defaults the server validates at start-up.
     #[serde(default)]
     vector_stores: BTreeMap<String, Option<Value>>,
@@ -918,12 +913,6 @@ pub(crate) fn check_after_providers(
             continue;
         };
         for (index, item) in resources.items.iter().enumerate() {
-            if facts.any_provider_id.is_some()
-                && item.get("provider_id").and_then(Value::as_str)
-                    == facts.any_provider_id.as_deref()
-            {
-                continue;
-            }
             let loc = vec![
                 Step::Key("registered_resources".into()),
                 Step::Key(resources.name.clone()),
@@ -1350,18 +1339,6 @@ mod tests {
         assert!(after(&with(json!([{"provider_id": "other"}])), PROVIDERS).is_err());
         let not_served = PROVIDERS.replace("distro_name: t\n", "distro_name: t\napis: [eval]\n");
         assert!(after(&with(json!([{"provider_id": "vllm-main"}])), &not_served).is_ok());
-    }
-
-    #[test]
-    fn the_provider_id_ogx_never_looks_up_names_no_provider() {
-        let all = json!([{"model_id": "m", "provider_id": "all"}]);
-        let llama_stack = facts(|f| f["resources"][0]["items"] = all.clone());
-        assert!(after(&llama_stack, PROVIDERS).is_err());
-        let ogx = facts(|f| {
-            f["resources"][0]["items"] = all.clone();
-            f["any_provider_id"] = json!("all");
-        });
-        assert!(after(&ogx, PROVIDERS).is_ok());
     }
 
     #[test]
