@@ -29,6 +29,7 @@ import faulthandler
 import functools
 import importlib
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -1111,7 +1112,17 @@ def stack_facts(config, stack):
         },
         "safety": dumped.get("safety"),
         "external_providers_dir": external_providers_facts(config, distribution),
+        "provider_all": registers_for_all_providers(stack),
     }
+
+
+def registers_for_all_providers(stack):
+    """Whether the server's resource registration takes provider_id "all"
+    (ogx 1.5): read from its source, not run."""
+    try:
+        return 'provider_id == "all"' in inspect.getsource(stack.register_resources)
+    except (AttributeError, OSError, TypeError):
+        return False
 
 
 def store_kind(annotation, storage):
@@ -1158,8 +1169,6 @@ def tls_facts(server):
                 return facts
     field = "tls_keyfile"
     try:
-        import inspect
-
         import uvicorn
 
         defaults = inspect.signature(uvicorn.Config).parameters
