@@ -413,7 +413,7 @@ pub(crate) fn select(
 
 /// The isolation shown when the run stopped before llama-stack's core was
 /// imported (see [`Starting`]).
-const REPORTED_EARLY: &str = "stopped before llama-stack's core was imported, at a fault that needs no import to be certain; a provider import it took was made in a fresh interpreter";
+const REPORTED_EARLY: &str = "stopped before llama-stack's core was imported, at a fault that needs no import to be certain; any provider import it took was made in a fresh interpreter";
 
 /// An interpreter that has given its facts and waits, before it imports
 /// llama-stack's core, for the pipeline to judge what needs no llama-stack
