@@ -3,15 +3,14 @@
 //! run.yaml is read, then the interpreter is chosen and started (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
 //! configuration), then run.yaml's sections are checked against the installed
-//! llama-stack, then each provider in file order goes through the native-code
-//! checks (in Rust, before anything of it is imported), then import, spec
+//! llama-stack, then each provider in file order goes through import, spec
 //! retrieval and spec validation in its own probe process. What needs no
-//! llama-stack import to be certain comes first, before the interpreter
-//! imports llama-stack's core at all, in the server's order (every `module:`
-//! provider before any in-tree one): every provider's native files, and
-//! whether each `module:` provider's package is on the path. A fault found
-//! there ends the run at once (fail-fast), and the report says it stopped
-//! before the import. The result is the spec's `PreflightResult`; rendering
+//! llama-stack import to be certain comes before all that, before the
+//! interpreter imports llama-stack's core at all, in the server's order
+//! (every `module:` provider before any in-tree one): every provider's
+//! native-code checks (in Rust), and whether each `module:` provider's package
+//! is on the path. A fault found there ends the run at once (fail-fast), and
+//! the report says it stopped before the import. The result is the spec's `PreflightResult`; rendering
 //! it is the report's job.
 
 use std::ffi::OsString;
