@@ -7,9 +7,14 @@ starter distribution (run by that environment's Python; see scripts/bench).
       COUNT > 0, the first COUNT of them, or, past their number, more of its
       remote providers under new ids (`openai-2`, ...). `apis:` and the
       vector-store defaults follow what is left.
-  floor RUN_YAML  the floor: this one interpreter does what the server must
-      at least do for each provider of RUN_YAML, once: find its spec in the
-      in-tree registry and import the module that implements it.
+  floor RUN_YAML [server]  the floor: this one interpreter does what the
+      server must at least do for each provider of RUN_YAML, once: find its
+      spec in the in-tree registry and import the module that implements it.
+      With `server`, first what the server imports before it reads run.yaml
+      (its core, `<core>.core.stack`, where dependency drift breaks it), and
+      for each provider its config class too, which the server builds the
+      provider's config with: the least any check of what the server
+      checks must import.
 """
 
 import importlib
@@ -58,6 +63,8 @@ def config(core, leave_out, count, out):
             stores.pop(key, None)
     if stores.get("default_provider_id") not in ids:
         document.pop("vector_stores", None)
+    if "safety" not in document["providers"]:
+        document.pop("safety", None)
     server = document.setdefault("server", {})
     server["host"] = "127.0.0.1"
     # ogx refuses to serve without TLS unless told it is meant (loopback only here).
@@ -67,18 +74,24 @@ def config(core, leave_out, count, out):
     print(len(enabled))
 
 
-def floor(run_yaml):
+def floor(run_yaml, server):
     document = yaml.safe_load(pathlib.Path(run_yaml).read_text())
     core = "ogx" if importlib.util.find_spec("ogx") else "llama_stack"
+    if server:
+        importlib.import_module(f"{core}.core.stack")
     for api, entries in document["providers"].items():
         registry = importlib.import_module(f"{core}.providers.registry.{api}")
         specs = {spec.provider_type: spec for spec in registry.available_providers()}
         for entry in entries:
-            importlib.import_module(specs[entry["provider_type"]].module)
+            spec = specs[entry["provider_type"]]
+            importlib.import_module(spec.module)
+            if server:
+                module, _, name = spec.config_class.rpartition(".")
+                getattr(importlib.import_module(module), name)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "config":
         config(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     else:
-        floor(sys.argv[2])
+        floor(sys.argv[2], sys.argv[3:] == ["server"])
