@@ -279,7 +279,21 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
         .iter()
         .filter(|provider| provider.status == ProviderStatus::NotChecked)
         .count();
-    if not_checked > 0 {
+    if result.stopped_before_import {
+        let server = result
+            .interpreter
+            .as_ref()
+            .map(|facts| facts.llama_stack.distribution);
+        let server = server.map_or("llama-stack", |server| server.name());
+        let _ = write!(
+            out,
+            "\nStopped before importing {server}: this fault is certain without it."
+        );
+        if not_checked > 0 {
+            let _ = write!(out, " {not_checked} more provider(s) not checked.");
+        }
+        out.push('\n');
+    } else if not_checked > 0 {
         let _ = writeln!(
             out,
             "\nStopped at the first error: {not_checked} more provider(s) not checked."
