@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, indented};
+use crate::installed::requirement_providing;
 use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner};
 use crate::subprocess::signal_name;
 
@@ -32,8 +33,9 @@ struct ProviderRequest<'a> {
     api: &'a str,
     provider_type: &'a str,
     module: Option<&'a str>,
-    /// Import and call `get_provider_spec()` only, as the server does for a
-    /// disabled entry that has `module:`.
+    /// Look the spec up only (for `module:`, import and call
+    /// `get_provider_spec()`), as the server does for a disabled entry that
+    /// has `module:` and for an entry a later one with its id shadows.
     registry_only: bool,
     /// Seconds after which the probe prints where it is stuck, shortly before
     /// the driver's deadline, so a timeout names the hanging line.
@@ -95,6 +97,44 @@ pub(crate) struct ProbeReport {
     pub(crate) implementation: Option<Step>,
     pub(crate) config: Option<Step>,
     pub(crate) config_check: Option<Step>,
+    /// The imports the server's start-up of the provider runs after the
+    /// spec's module: those of the entry point and of the constructor and
+    /// `initialize()` of what it instantiates.
+    pub(crate) startup: Option<Startup>,
+}
+
+/// What the probe met on the provider's start-up path.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Startup {
+    pub(crate) ok: bool,
+    /// What the server would be running when the import failed:
+    /// `get_adapter_impl()`, `TogetherInferenceAdapter.initialize()`.
+    pub(crate) step: Option<String>,
+    pub(crate) exception: Option<Box<PyException>>,
+    /// Imports of modules that are not installed, off the start-up path.
+    #[serde(default)]
+    pub(crate) deferred: Vec<DeferredImport>,
+}
+
+/// An import that start-up does not run, of a module that is not installed.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub(crate) struct DeferredImport {
+    pub(crate) module: String,
+    /// The qualified name of the function it sits in; `None` at the top of a
+    /// module nothing has imported.
+    pub(crate) function: Option<String>,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+}
+
+impl DeferredImport {
+    /// When the server would run this import.
+    pub(crate) fn when(&self) -> String {
+        match &self.function {
+            Some(function) => format!("when {function}() runs ({} line {})", self.file, self.line),
+            None => format!("when {} is imported (line {})", self.file, self.line),
+        }
+    }
 }
 
 /// The shape of `get_provider_spec()`'s return value.
@@ -183,6 +223,20 @@ pub(crate) enum ImportError {
         dependency: String,
         distribution_guess: String,
         target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error(
+        "Module '{module}' is not installed: the server imports it when it creates this provider"
+    )]
+    #[diagnostic(code(preflight::import::startup_module_missing), help("{fix}"))]
+    StartupModuleMissing {
+        module: String,
+        /// Where start-up imports it: `in get_adapter_impl()`.
+        step: String,
+        /// What provides the module, or that nothing declared does.
+        provided_by: String,
+        fix: String,
         exception: Box<PyException>,
     },
 
@@ -405,6 +459,22 @@ impl PhaseError for ImportError {
             } => Some(format!(
                 "The provider package was found, but importing {target} needs the module '{dependency}', which is not installed. The server reports this as \"get_provider_spec not found\"."
             )),
+            ImportError::StartupModuleMissing {
+                step,
+                provided_by,
+                exception,
+                ..
+            } => Some(format!(
+                "Start-up imports it {step}, along this chain:\n{}\n{provided_by}",
+                indented(
+                    &exception
+                        .frames
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            )),
             ImportError::IncompatibleLlamaStack {
                 missing,
                 target,
@@ -479,6 +549,7 @@ impl PhaseError for ImportError {
     fn traceback(&self) -> Option<&str> {
         match self {
             ImportError::ModuleNotFound { exception, .. }
+            | ImportError::StartupModuleMissing { exception, .. }
             | ImportError::NoProviderModule { exception, .. }
             | ImportError::DependencyMissing { exception, .. }
             | ImportError::IncompatibleLlamaStack { exception, .. }
@@ -499,6 +570,7 @@ impl PhaseError for ImportError {
 pub(crate) fn probe_provider(
     runner: &mut Runner,
     entry: &ProviderEntry,
+    registry_only: bool,
     llama_stack_version: &str,
     settings: CheckSettings,
 ) -> Result<(ProbeReport, Duration), ImportError> {
@@ -508,7 +580,7 @@ pub(crate) fn probe_provider(
         api: &entry.api,
         provider_type: &entry.provider_type,
         module: entry.module.as_deref(),
-        registry_only: entry.disabled.is_some(),
+        registry_only,
         dump_stack_after: (timeout.as_secs_f64() - 0.5).max(timeout.as_secs_f64() * 0.8),
         allow_writes: settings.allow_writes,
         config: settings.check_config.then_some(&entry.config),
@@ -632,6 +704,65 @@ fn default_target(entry: &ProviderEntry) -> String {
 /// error (`except Exception` does not catch it).
 fn is_process_ending(exception: &PyException) -> bool {
     matches!(exception.kind.as_str(), "SystemExit" | "KeyboardInterrupt")
+}
+
+/// Names the failure of an import on a provider's start-up path: while the
+/// server imports the spec's `module`, or at `step` after it. A module that is
+/// not installed is named with the `pip_packages` requirement that provides
+/// it; anything else is classified as an import of `module` is.
+pub(crate) fn classify_startup(
+    module: &str,
+    step: Option<&str>,
+    exception: Box<PyException>,
+    pip_packages: &[String],
+    llama_stack_version: &str,
+) -> ImportError {
+    let package = module.split('.').next().unwrap_or(module);
+    let target = match step {
+        Some(step) => format!("what {step} imports"),
+        None => module.to_string(),
+    };
+    let missing = exception.missing_module().map(str::to_string);
+    let Some(missing) = missing.filter(|missing| {
+        let top = missing.split('.').next().unwrap_or(missing);
+        top != package && !matches!(top, "llama_stack" | "llama_stack_api")
+    }) else {
+        return classify_import(package, &target, exception, llama_stack_version);
+    };
+    let (provided_by, fix) = match requirement_providing(pip_packages, &missing) {
+        Some(requirement) => (
+            format!("Provided by: {requirement} (the spec's pip_packages)."),
+            format!("Install it into the server's environment: pip install '{requirement}'"),
+        ),
+        None => (
+            if pip_packages.is_empty() {
+                "Provided by: unknown; the spec's pip_packages are empty.".to_string()
+            } else {
+                format!(
+                    "Provided by: no entry of the spec's pip_packages, by its name ({}).",
+                    pip_packages.join(", ")
+                )
+            },
+            format!(
+                "Install the distribution that provides the module '{missing}' into the server's environment (often pip install {})",
+                missing
+                    .split('.')
+                    .next()
+                    .unwrap_or(&missing)
+                    .replace('_', "-")
+            ),
+        ),
+    };
+    ImportError::StartupModuleMissing {
+        module: missing,
+        step: match step {
+            Some(step) => format!("in {step}"),
+            None => format!("when it imports the spec's module {module}"),
+        },
+        provided_by,
+        fix,
+        exception,
+    }
 }
 
 /// The import name the server uses for a `module:` value: the text before `==`.
@@ -778,6 +909,7 @@ mod tests {
             root_missing_module: missing.map(String::from),
             root_path: None,
             traceback: "Traceback".into(),
+            frames: Vec::new(),
         }
     }
 
@@ -838,6 +970,62 @@ mod tests {
             "0.7.3",
         );
         err.code().map(|code| code.to_string()).unwrap_or_default()
+    }
+
+    /// The code and reason of a start-up failure of the in-tree module
+    /// `llama_stack.providers.remote.inference.x`.
+    fn classify_at_startup(raised: PyException, pip_packages: &[&str]) -> (String, String) {
+        let packages: Vec<String> = pip_packages.iter().map(|p| p.to_string()).collect();
+        let err = classify_startup(
+            "llama_stack.providers.remote.inference.x",
+            Some("get_adapter_impl()"),
+            Box::new(raised),
+            &packages,
+            "0.7.3",
+        );
+        let code = err.code().map(|code| code.to_string()).unwrap_or_default();
+        let details = err.details().unwrap_or_default();
+        (code, format!("{err}\n{details}\n{}", err.help().unwrap()))
+    }
+
+    #[test]
+    fn a_module_start_up_needs_is_named_with_its_requirement_and_chain() {
+        let raised = PyException {
+            frames: vec![crate::probe::Frame {
+                file: "/x/__init__.py".into(),
+                line: Some(19),
+                code: "from .x import Adapter".into(),
+            }],
+            ..exception(Some("together"))
+        };
+        let (code, text) = classify_at_startup(raised, &["fireworks-ai", "together>=2"]);
+        assert_eq!(code, "preflight::import::startup_module_missing");
+        assert_eq!(
+            text,
+            "Module 'together' is not installed: the server imports it when it creates this provider\n\
+             Start-up imports it in get_adapter_impl(), along this chain:\n  \
+             /x/__init__.py line 19: from .x import Adapter\n\
+             Provided by: together>=2 (the spec's pip_packages).\n\
+             Install it into the server's environment: pip install 'together>=2'"
+        );
+        let (_, text) = classify_at_startup(exception(Some("tqdm")), &["nltk"]);
+        assert!(
+            text.contains("Provided by: no entry of the spec's pip_packages, by its name (nltk)."),
+            "{text}"
+        );
+        assert!(text.ends_with("(often pip install tqdm)"), "{text}");
+    }
+
+    #[test]
+    fn other_start_up_failures_are_classified_as_imports_are() {
+        let (code, _) = classify_at_startup(exception(Some("llama_stack.gone")), &[]);
+        assert_eq!(code, "preflight::import::incompatible_llama_stack");
+        let (code, text) = classify_at_startup(exception(None), &[]);
+        assert_eq!(code, "preflight::import::import_failed");
+        assert!(
+            text.starts_with("Importing what get_adapter_impl() imports raised RuntimeError: m"),
+            "{text}"
+        );
     }
 
     #[test]

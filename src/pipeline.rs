@@ -47,8 +47,47 @@ pub(crate) enum ProviderStatus {
     Passed,
     Failed,
     Skipped(Disabled),
-    /// Not reached: an earlier provider failed.
-    NotChecked,
+    /// A later entry of its section has the same provider_id: the server
+    /// looks its type up (importing its `module:`) but starts only the later
+    /// entry.
+    Shadowed,
+    /// Not fully judged: the checks stopped at an error first.
+    NotChecked(Unchecked),
+}
+
+impl ProviderStatus {
+    /// Why a provider was skipped or not checked.
+    pub(crate) fn reason(self) -> Option<&'static str> {
+        match self {
+            ProviderStatus::Passed | ProviderStatus::Failed => None,
+            ProviderStatus::Skipped(disabled) => Some(disabled.describe()),
+            ProviderStatus::Shadowed => Some(
+                "a later entry of the section has the same provider_id; the server starts only that one",
+            ),
+            ProviderStatus::NotChecked(how_far) => Some(how_far.describe()),
+        }
+    }
+}
+
+/// How far a provider that is not labelled got before the checks stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unchecked {
+    /// An earlier provider failed before its turn.
+    NotReached,
+    /// Its own checks passed; the checks across providers stopped at an
+    /// earlier provider.
+    NotCheckedAcross,
+}
+
+impl Unchecked {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Unchecked::NotReached => "the checks stopped at an earlier error",
+            Unchecked::NotCheckedAcross => {
+                "its own checks passed; the checks across providers stopped at an earlier error"
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -143,6 +182,11 @@ pub(crate) fn run(
         check_config: options.check_config,
     };
     let mut native = native::Checker::new(starting.facts());
+    // Known from run.yaml alone, so said whatever fails later.
+    let shadowed = match &loaded {
+        Ok(config) => cross_provider::shadowed_entries(&config.providers, &mut result.warnings),
+        Err(_) => Vec::new(),
+    };
     if let (Ok(config), Some((index, entry))) = (&loaded, first_external)
         && starting.first_external_absent()
     {
@@ -158,6 +202,7 @@ pub(crate) fn run(
         );
         let checked = check_absent_package(
             entry,
+            shadowed[index],
             starting.facts(),
             settings,
             &mut native,
@@ -201,6 +246,7 @@ pub(crate) fn run(
         });
         let checked = check_provider(
             entry,
+            shadowed[index],
             &mut runner,
             &inputs,
             &mut native,
@@ -224,17 +270,17 @@ pub(crate) fn run(
             &facts,
             &mut result.warnings,
         );
-        if let Err(failure) = checked {
-            // The provider that passed its own checks fails here: show it so.
-            if let Some(context) = &failure.provider {
-                result
-                    .providers
+        if let Err((at, failure)) = checked {
+            // The provider that passed its own checks fails here, and those
+            // after it were never judged across providers: show them so.
+            if let Some(at) = at {
+                result.providers[at].status = ProviderStatus::Failed;
+                result.providers[at + 1..]
                     .iter_mut()
-                    .filter(|provider| {
-                        provider.entry.api == context.api
-                            && provider.entry.display_id() == context.provider_id
-                    })
-                    .for_each(|provider| provider.status = ProviderStatus::Failed);
+                    .filter(|provider| provider.status == ProviderStatus::Passed)
+                    .for_each(|provider| {
+                        provider.status = ProviderStatus::NotChecked(Unchecked::NotCheckedAcross)
+                    });
             }
             result.failure = Some(failure);
         }
@@ -260,13 +306,20 @@ fn first_external(config: &RunConfig) -> Option<(usize, &ProviderEntry)> {
 /// then checked again in its turn.
 fn check_absent_package(
     entry: &ProviderEntry,
+    shadowed: bool,
     facts: &InterpreterFacts,
     settings: CheckSettings,
     native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> Option<(ProviderResult, Failure)> {
     let mut fresh = Runner::fresh(&facts.interpreter.path);
-    let probed = import::probe_provider(&mut fresh, entry, &facts.llama_stack.version, settings);
+    let probed = import::probe_provider(
+        &mut fresh,
+        entry,
+        entry.disabled.is_some() || shadowed,
+        &facts.llama_stack.version,
+        settings,
+    );
     let Err(import_failure) = probed else {
         return None;
     };
@@ -282,10 +335,16 @@ fn check_absent_package(
     failure.map(|failure| (result, failure))
 }
 
+/// An entry the checks did not reach: not checked, unless the server would
+/// not look at it either (a disabled entry without `module:`).
 fn not_checked(entry: ProviderEntry) -> ProviderResult {
+    let status = match entry.disabled.filter(|_| !entry.is_imported()) {
+        Some(disabled) => ProviderStatus::Skipped(disabled),
+        None => ProviderStatus::NotChecked(Unchecked::NotReached),
+    };
     ProviderResult {
         module: default_module(&entry),
-        status: ProviderStatus::NotChecked,
+        status,
         duration: None,
         spec: None,
         metadata: None,
@@ -312,6 +371,7 @@ struct CheckInputs<'a> {
 
 fn check_provider(
     entry: ProviderEntry,
+    shadowed: bool,
     runner: &mut Runner,
     inputs: &CheckInputs,
     native: &mut native::Checker,
@@ -334,7 +394,15 @@ fn check_provider(
     if let Err(err) = native.check(entry, warnings) {
         return fail(result, err);
     }
-    let probed = import::probe_provider(runner, entry, &facts.llama_stack.version, inputs.settings);
+    // Like a disabled entry's, a shadowed entry's spec is only looked up.
+    let registry_only = entry.disabled.is_some() || shadowed;
+    let probed = import::probe_provider(
+        runner,
+        entry,
+        registry_only,
+        &facts.llama_stack.version,
+        inputs.settings,
+    );
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
             result.duration = Some(elapsed);
@@ -354,6 +422,12 @@ fn check_provider(
     if let Some(disabled) = entry.disabled {
         // The server imported it and called get_provider_spec(); nothing more.
         result.status = ProviderStatus::Skipped(disabled);
+        return (result, None);
+    }
+    if shadowed {
+        // The server also checks its deprecation, across providers.
+        result.status = ProviderStatus::Shadowed;
+        result.spec = report.spec.map(ValidatedSpec::looked_up);
         return (result, None);
     }
     if entry.module.is_none()

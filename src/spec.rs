@@ -15,7 +15,9 @@ use thiserror::Error;
 
 use crate::config::{ProviderEntry, locate};
 use crate::diagnostics::{Phase, PhaseError, Warning};
-use crate::import::{ImportError, ProbeReport, Step, classify_import};
+use crate::import::{
+    DeferredImport, ImportError, ProbeReport, SpecDescription, Step, classify_startup,
+};
 use crate::interpreter::LlamaStackFacts;
 use crate::probe::PyException;
 
@@ -211,12 +213,16 @@ pub(crate) enum Rejection {
     Import(ImportError),
 }
 
-/// A spec that passed, as reported in JSON.
+/// A spec that passed (or was only looked up, for an entry the server never
+/// creates), as reported in JSON.
 #[derive(Debug, Clone)]
 pub(crate) struct ValidatedSpec {
     pub(crate) fields: Map<String, Value>,
     pub(crate) class: String,
     pub(crate) config_schema: Option<Value>,
+    /// Imports of modules that are not installed, off the start-up path:
+    /// when the server would need them.
+    pub(crate) deferred_imports: Vec<DeferredImport>,
 }
 
 /// Validates the probe's report for an enabled `entry` (the server never looks
@@ -257,9 +263,17 @@ pub(crate) fn validate(
             declared: api.to_string(),
         }));
     }
-    required_text(&fields, "module").map_err(Rejection::Spec)?;
+    let module = required_text(&fields, "module").map_err(Rejection::Spec)?;
+    let pip_packages: Vec<String> = fields
+        .get("pip_packages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
     if let Some(implementation) = &report.implementation {
-        check_implementation(implementation, &fields, &llama_stack.version)
+        check_implementation(implementation, module, &pip_packages, &llama_stack.version)
             .map_err(Rejection::Import)?;
     }
     let config_schema = match &report.config {
@@ -282,11 +296,34 @@ pub(crate) fn validate(
                 .collect(),
         }));
     }
+    let startup = report.startup.unwrap_or_default();
+    if let Some(exception) = startup.exception.filter(|_| !startup.ok) {
+        return Err(Rejection::Import(classify_startup(
+            module,
+            Some(startup.step.as_deref().unwrap_or("start-up")),
+            exception,
+            &pip_packages,
+            &llama_stack.version,
+        )));
+    }
     Ok(ValidatedSpec {
         fields,
         class: spec.class,
         config_schema,
+        deferred_imports: startup.deferred,
     })
+}
+
+impl ValidatedSpec {
+    /// A spec the server only looks up, so nothing of it was validated.
+    pub(crate) fn looked_up(spec: SpecDescription) -> Self {
+        ValidatedSpec {
+            fields: spec.fields,
+            class: spec.class,
+            config_schema: None,
+            deferred_imports: Vec::new(),
+        }
+    }
 }
 
 fn no_spec(entry: &ProviderEntry, returned: &crate::import::Returned) -> SpecError {
@@ -356,16 +393,18 @@ fn describe(value: &Value) -> String {
 
 fn check_implementation(
     step: &Step,
-    fields: &Map<String, Value>,
+    module: &str,
+    pip_packages: &[String],
     version: &str,
 ) -> Result<(), ImportError> {
-    let module = fields
-        .get("module")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     if let Some(exception) = step.exception.clone().filter(|_| !step.ok) {
-        let package = module.split('.').next().unwrap_or(module);
-        return Err(classify_import(package, module, exception, version));
+        return Err(classify_startup(
+            module,
+            None,
+            exception,
+            pip_packages,
+            version,
+        ));
     }
     if step.has_entry_point == Some(false) {
         return Err(ImportError::EntryPointMissing {

@@ -8,7 +8,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use crate::diagnostics::{Failure, Phase, indented};
 use crate::interpreter::InterpreterFacts;
 use crate::metadata::MetadataReport;
-use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
+use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -171,8 +171,8 @@ fn provider_line(provider: &ProviderResult) -> Option<String> {
             "PASS  {name}  {}  module {}\n",
             entry.provider_type, provider.module
         ),
-        ProviderStatus::Skipped(disabled) => {
-            let imported = if entry.is_imported() {
+        ProviderStatus::Skipped(_) | ProviderStatus::Shadowed => {
+            let imported = if entry.is_imported() && entry.module.is_some() {
                 " (its module was imported, as the server does)"
             } else {
                 ""
@@ -180,13 +180,14 @@ fn provider_line(provider: &ProviderResult) -> Option<String> {
             format!(
                 "SKIP  {name}  {}  {}{imported}\n",
                 entry.provider_type,
-                disabled.describe()
+                provider.status.reason().unwrap_or_default()
             )
         }
         ProviderStatus::Failed => {
             format!("FAIL  {name}  {}\n", entry.provider_type)
         }
-        ProviderStatus::NotChecked => return None,
+        // Listed under the error block, which says why.
+        ProviderStatus::NotChecked(_) => return None,
     };
     Some(line)
 }
@@ -253,16 +254,26 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     }
     let _ = write!(out, "\nResolution: {}\n", failure.resolution());
     let _ = writeln!(out, "Code: {}", failure.code());
-    let not_checked = result
-        .providers
-        .iter()
-        .filter(|provider| provider.status == ProviderStatus::NotChecked)
-        .count();
-    if not_checked > 0 {
-        let _ = writeln!(
-            out,
-            "\nStopped at the first error: {not_checked} more provider(s) not checked."
-        );
+    for (how_far, which) in [
+        (Unchecked::NotReached, "not checked"),
+        (
+            Unchecked::NotCheckedAcross,
+            "passed their own checks but not checked across providers",
+        ),
+    ] {
+        let names: Vec<String> = result
+            .providers
+            .iter()
+            .filter(|provider| provider.status == ProviderStatus::NotChecked(how_far))
+            .map(|provider| format!("{}/{}", provider.entry.api, provider.entry.display_id()))
+            .collect();
+        if !names.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nStopped at the first error; {which}: {}.",
+                names.join(", ")
+            );
+        }
     }
     out
 }
