@@ -6,9 +6,11 @@
 //! preflight exit code, and, where the server starts although the
 //! configuration is wrong, the reason preflight must still fail it) and
 //! `expected.stdout`, preflight's exact text. For every case the test runs
-//! preflight, then starts the real server from the same environment, bound to
-//! 127.0.0.1 on a free port, and waits a bounded time for `/v1/health` to
-//! answer 200. The server's exit code is not used: it exits 0 on some startup
+//! preflight, then starts the real server from the same environment in a
+//! network namespace of its own, where only loopback exists (so a config that
+//! names a real endpoint, like a shipped distribution's, reaches nothing), and
+//! waits a bounded time for `/v1/health` to answer 200, asked from inside that
+//! namespace. The server's exit code is not used: it exits 0 on some startup
 //! failures. The server writes only into a temporary HOME and SQLITE_STORE_DIR.
 //! Like an air-gapped image, it finds tiktoken's encoding pre-cached
 //! (`TIKTOKEN_CACHE_DIR`): vector_io providers load it when they start.
@@ -18,13 +20,11 @@
 use std::collections::BTreeMap;
 use std::env;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -50,6 +50,9 @@ struct Case {
     /// The run.yaml to use, relative to the repository, when it is not the
     /// case directory's own (the bundled example).
     run_yaml: Option<String>,
+    /// A run.yaml that the environment's llama-stack ships, relative to its
+    /// package directory (`distributions/starter/config.yaml`).
+    shipped_run_yaml: Option<String>,
     /// Extra preflight options, e.g. `--check-config`.
     #[serde(default)]
     args: Vec<String>,
@@ -58,9 +61,22 @@ struct Case {
     preflight_exit: i32,
     /// Set when the real server starts although the configuration is wrong.
     server_blind_spot: Option<String>,
+    /// Set when the server fails only because an endpoint it connects to while
+    /// it starts is unreachable: preflight never connects, so it passes.
+    needs_network: Option<String>,
     /// Text the failing server's log must show: the fault it stops at, for
     /// cases about which of two faults is met first.
     server_reports: Option<String>,
+}
+
+/// The `llama_stack` package directory of a virtualenv.
+fn llama_stack_package(venv: &Path) -> PathBuf {
+    fs::read_dir(venv.join("lib"))
+        .expect("the virtualenv's lib directory")
+        .flatten()
+        .map(|entry| entry.path().join("site-packages/llama_stack"))
+        .find(|package| package.is_dir())
+        .expect("llama_stack in the virtualenv")
 }
 
 fn cache_path(variable: &str) -> PathBuf {
@@ -97,29 +113,35 @@ fn pythonpath(entries: &[String]) -> String {
         .join(":")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
+/// Asks `/v1/health` on 127.0.0.1 (argv[1] the port) until it answers 200
+/// (exit 0), the server (argv[2] its pid) has ended, or argv[3] seconds have
+/// passed (exit 1). Run inside the server's network namespace.
+const WAIT_FOR_HEALTH: &str = r#"
+import socket, sys, time
+port, pid, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+deadline = time.monotonic() + limit
+while time.monotonic() < deadline:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.settimeout(2)
+            connection.sendall(b"GET /v1/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            if connection.recv(32).startswith(b"HTTP/1.1 200"):
+                sys.exit(0)
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[0] in "ZX":
+                sys.exit(1)
+    except OSError:
+        sys.exit(1)
+    time.sleep(0.25)
+sys.exit(1)
+"#;
 
-fn health_is_ok(port: u16) -> bool {
-    let Ok(mut stream) =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
-    else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET /v1/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut response = [0u8; 32];
-    let read = stream.read(&mut response).unwrap_or(0);
-    String::from_utf8_lossy(&response[..read]).starts_with("HTTP/1.1 200")
+/// The network namespace a process is in, as `/proc` names it.
+fn network_namespace(pid: &str) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/ns/net")).ok()
 }
 
 /// Starts the real server and reports whether it served, with its log tail.
@@ -143,11 +165,21 @@ fn server_serves(
     let log_path = scratch.join("server.log");
     #[allow(clippy::disallowed_methods)]
     let log = fs::File::create(&log_path).expect("log file");
-    let port = free_port();
-    let mut child = Command::new(venv.join("bin/llama"))
+    // Any port is free in a namespace of its own.
+    let port = "8321";
+    let mut child = Command::new("unshare")
+        .args([
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$@\"",
+            "sh",
+        ])
+        .arg(venv.join("bin/llama"))
         .args(["stack", "run"])
         .arg(run_yaml)
-        .args(["--port", &port.to_string()])
+        .args(["--port", port])
         .current_dir(&scratch)
         .envs(vars)
         .env("PYTHONPATH", pythonpath)
@@ -163,19 +195,20 @@ fn server_serves(
         .stderr(log)
         .process_group(0)
         .spawn()
-        .expect("the real server starts");
-    let started = Instant::now();
-    let mut served = false;
-    while started.elapsed() < SERVER_READY_LIMIT {
-        if health_is_ok(port) {
-            served = true;
-            break;
-        }
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        thread::sleep(Duration::from_millis(250));
+        .expect("unshare starts the real server");
+    let pid = child.id().to_string();
+    let ours = network_namespace("self");
+    while network_namespace(&pid) == ours && child.try_wait().expect("wait").is_none() {
+        thread::sleep(Duration::from_millis(10));
     }
+    let served = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .arg("--")
+        .arg(venv.join("bin/python"))
+        .args(["-c", WAIT_FOR_HEALTH, port, &pid])
+        .arg(SERVER_READY_LIMIT.as_secs().to_string())
+        .status()
+        .is_ok_and(|status| status.success());
     // The server leads its own group: kill it with everything it started.
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{}", child.id())])
@@ -236,10 +269,11 @@ fn run_case(name: &str) {
         repo().join("testdata/real/did.json").display().to_string(),
     );
 
-    let run_yaml = case
-        .run_yaml
-        .as_ref()
-        .map_or_else(|| case_dir.join("run.yaml"), |path| repo().join(path));
+    let run_yaml = match (&case.run_yaml, &case.shipped_run_yaml) {
+        (Some(path), _) => repo().join(path),
+        (None, Some(path)) => llama_stack_package(&venv).join(path),
+        (None, None) => case_dir.join("run.yaml"),
+    };
     let mut preflight = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
     preflight
         .args(["preflight", "--run-yaml"])
@@ -274,7 +308,14 @@ fn run_case(name: &str) {
     );
 
     let (served, log_tail) = server_serves(&run_yaml, &venv, &pythonpath, &vars);
+    if let Some(reason) = &case.needs_network {
+        assert!(
+            !served && case.preflight_exit == 0,
+            "{name}: listed as needing the network ({reason}), so preflight must pass and the server fail:\n{log_tail}"
+        );
+    }
     match &case.server_blind_spot {
+        _ if case.needs_network.is_some() => {}
         Some(reason) => {
             assert!(
                 served,
@@ -356,4 +397,10 @@ real_cases!(
     config_refused_by_dataclass,
     deprecated_in_tree_type,
     deprecated_type_replaced,
+    declared_package_not_needed,
+    starter_distribution,
+    duplicate_shadows_missing_package,
+    declared_package_needed_later,
+    endpoint_unreachable,
+    duplicate_shadowed_module_still_imported,
 );
