@@ -4,10 +4,10 @@ The Rust driver runs this file as `python -B -P -c <this source> <mode> [request
 and reads one JSON document from the last line of stdout. It never writes files.
 
 Modes:
-  provider REQUEST   import one provider the way the llama-stack server does and
+  provider REQUEST   import one provider the way the server does (llama-stack or ogx) and
                      describe what get_provider_spec() returned. REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
-  serve OPTIONS      print the interpreter's facts at once, then llama-stack's
+  serve OPTIONS      print the interpreter's facts at once, then the server's
                      API layout once its core is imported (two documents; see
                      serve()). With OPTIONS {"fork": true} and forking safe, it
                      then reads one line per check from stdin ({"timeout",
@@ -21,6 +21,7 @@ missing document always means the probe itself could not report.
 
 import ast
 import faulthandler
+import functools
 import importlib
 import importlib.util
 import json
@@ -33,7 +34,17 @@ import time
 import traceback
 import types
 
-# The spec fields the driver validates or shows; absent attributes are left out.
+# The server distributions preflight knows, in the order they are looked for:
+# the distribution, its core package and its API package. llama-stack went on
+# as ogx (1.0 onward) under these new names; everything else about either is
+# read from the installed code.
+FLAVOURS = (
+    ("llama-stack", "llama_stack", "llama_stack_api"),
+    ("ogx", "ogx", "ogx_api"),
+)
+
+# The spec fields the driver validates or shows, first in this order, then any
+# other field the spec's class declares; absent attributes are left out.
 SPEC_FIELDS = (
     "api",
     "provider_type",
@@ -248,7 +259,7 @@ def warm_up(layout):
         return {"mode": "spawn", "reason": "this platform cannot fork and wait the way the probe needs"}
     for api in (layout or {}).get("providable_apis", []):
         try:
-            importlib.import_module("llama_stack.providers.registry." + api)
+            importlib.import_module(registry_module(api))
         except BaseException:  # noqa: BLE001 - the child that needs it meets the same failure
             pass
     try:
@@ -486,46 +497,110 @@ def encode(value, depth=0):
 
 def describe_spec(spec):
     fields = {}
-    for name in SPEC_FIELDS:
+    for name in SPEC_FIELDS + declared_fields(spec):
         try:
             if not hasattr(spec, name):
                 continue
             fields[name] = encode(getattr(spec, name))
         except BaseException as exc:  # noqa: BLE001 - hostile property
             fields[name] = {"$type": "error", "$repr": safe_text(f"{type(exc).__name__}: {exc}")}
-    return {"class": type(spec).__name__, "remote": is_remote_spec(spec), "fields": fields}
+    return {
+        "class": type(spec).__name__,
+        "class_module": safe_text(getattr(type(spec), "__module__", "")),
+        "provider_spec": is_spec_class(spec, "ProviderSpec"),
+        "remote": is_remote_spec(spec),
+        "fields": fields,
+    }
 
 
-def api_package():
-    """Which ProviderSpec home the installed llama-stack has (see contract §0)."""
-    for name in ("llama_stack_api", "ogx_api"):
-        if importlib.util.find_spec(name) is not None:
-            return name
+def declared_fields(spec):
+    """The fields the spec's pydantic class declares beyond SPEC_FIELDS (a
+    release adds some, as ogx added execution_mode), internal ones aside."""
     try:
-        if importlib.util.find_spec("llama_stack.providers.datatypes") is not None:
-            return "llama_stack.providers.datatypes"
-    except ImportError:
-        pass
+        names = list(getattr(type(spec), "model_fields", None) or {})
+    except BaseException:  # noqa: BLE001 - a hostile class
+        return ()
+    return tuple(n for n in names if isinstance(n, str) and n not in SPEC_FIELDS and not n.endswith("__"))
+
+
+@functools.cache
+def installed_server():
+    """The installed server distribution and its package names, or None."""
+    import importlib.metadata
+
+    for distribution, core, api in FLAVOURS:
+        try:
+            metadata = importlib.metadata.distribution(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        return {
+            "distribution": distribution,
+            "version": metadata.version,
+            "core_package": core,
+            "api_package": api_package(core, api),
+            "command": server_command(metadata, core),
+        }
     return None
+
+
+def api_package(core, api):
+    """Where the installed release keeps ProviderSpec and Api (contract §0):
+    its API package, or inside the core package before llama-stack 0.4."""
+    for name in (api, core + ".providers.datatypes"):
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return name
+        except ImportError:
+            pass
+    return None
+
+
+def server_command(metadata, core):
+    """The command that starts the server, from the distribution's own console
+    script (`llama`, `ogx`) and the CLI's layout: `<script> run` where the CLI
+    has a top-level run command (ogx), else `<script> stack run`. Nothing of
+    the CLI is imported (ogx's CLI moves ~/.llama to ~/.ogx when it starts)."""
+    scripts = [
+        entry.name
+        for entry in metadata.entry_points
+        if entry.group == "console_scripts" and entry.value.startswith(core + ".cli.") and entry.attr == "main"
+    ]
+    if not scripts:
+        return None
+    found = importlib.util.find_spec(core)
+    locations = list(found.submodule_search_locations or []) if found else []
+    top_level_run = any(os.path.isfile(os.path.join(location, "cli", "run.py")) for location in locations)
+    return f"{scripts[0]} run" if top_level_run else f"{scripts[0]} stack run"
+
+
+def registry_module(api):
+    return f"{installed_server()['core_package']}.providers.registry.{api}"
+
+
+def is_spec_class(spec, name):
+    """Whether `spec` is an instance of the installed server's class `name`
+    (imported from its API package as the server imports it); None when that
+    class cannot be found."""
+    try:
+        home = importlib.import_module(installed_server()["api_package"])
+    except BaseException:  # noqa: BLE001 - no server, or a broken one
+        return None
+    wanted = getattr(home, name, None)
+    return isinstance(spec, wanted) if isinstance(wanted, type) else None
 
 
 def is_remote_spec(spec):
     # The server picks get_adapter_impl by class, not by the remote:: prefix.
-    for home in ("llama_stack_api", "llama_stack.providers.datatypes", "ogx_api"):
-        module = sys.modules.get(home)
-        remote = getattr(module, "RemoteProviderSpec", None)
-        if isinstance(remote, type):
-            return isinstance(spec, remote)
-    return type(spec).__name__ == "RemoteProviderSpec"
+    remote = is_spec_class(spec, "RemoteProviderSpec")
+    return type(spec).__name__ == "RemoteProviderSpec" if remote is None else remote
 
 
 def interpreter_facts():
     import importlib.machinery
-    import importlib.metadata
     import platform
     import sysconfig
 
-    document = {
+    return {
         "result": "ok",
         "python": {
             "version": platform.python_version(),
@@ -540,33 +615,23 @@ def interpreter_facts():
             "glibc": glibc_version(),
             "sys_path": [safe_text(p) for p in sys.path],
         },
-        "llama_stack": None,
+        "llama_stack": installed_server(),
     }
-    for distribution in ("llama-stack", "ogx"):
-        try:
-            version = importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        document["llama_stack"] = {
-            "distribution": distribution,
-            "version": version,
-            "api_package": api_package(),
-        }
-        break
-    return document
 
 
 def llama_stack_layout(stack):
-    """The sections llama-stack's own code allows, or why importing its core
-    failed; no layout for a llama-stack outside the era preflight knows."""
-    if not (stack and stack["distribution"] == "llama-stack" and stack["api_package"] == "llama_stack_api"):
+    """The sections the server's own code allows, or why importing its core
+    failed; no layout for a release without a separate API package (before
+    llama-stack 0.4), whose code preflight does not read."""
+    if not (stack and stack["api_package"] and "." not in stack["api_package"]):
         return {"result": "ok", "layout": None}
     try:
-        return {"result": "ok", "layout": api_layout()}
+        return {"result": "ok", "layout": api_layout(stack["core_package"])}
     except BaseException as exc:  # noqa: BLE001
         return {
             "result": "error",
             "kind": "llama_stack_import_failed",
+            "distribution": stack["distribution"],
             "version": stack["version"],
             "exception": describe_exception(exc),
         }
@@ -581,19 +646,33 @@ def glibc_version():
     return version if name == "glibc" else None
 
 
-def api_layout():
-    # `llama stack run` imports core.stack before it reads run.yaml, so
+def api_layout(core):
+    # The server's command imports core.stack before it reads run.yaml, so
     # dependency drift (say mcp 2.x under llama-stack 0.6) breaks it here.
-    import llama_stack.core.stack  # noqa: F401
+    importlib.import_module(core + ".core.stack")
 
     # The server's own functions decide which sections may hold providers.
-    from llama_stack.core import distribution
-
+    distribution = importlib.import_module(core + ".core.distribution")
+    datatypes = importlib.import_module(core + ".core.datatypes")
+    config_dirs = importlib.import_module(core + ".core.utils.config_dirs")
     routed = distribution.builtin_automatically_routed_apis()
+    server_config = getattr(datatypes, "ServerConfig", None)
     return {
         "apis": [api.value for api in distribution.Api],
         "providable_apis": [api.value for api in distribution.providable_apis()],
         "routing_tables": {info.routing_table_api.value: info.router_api.value for info in routed},
+        # The variable that moves the server's state directory is the name of
+        # the constant holding it (LLAMA_STACK_CONFIG_DIR, OGX_CONFIG_DIR).
+        "config_dir_variable": next(
+            (name for name in vars(config_dirs) if name.endswith("_CONFIG_DIR") and not name.startswith("_")), None
+        ),
+        # ogx 1.2 added server.insecure, the switch for what its `ogx run`
+        # enforces: TLS certificates, or an explicit opt-out.
+        "server_settings": sorted(getattr(server_config, "model_fields", None) or {}),
+        # ogx 1.5 made `apis:` optional (None, not []) when it made the list
+        # gate only which routes are served: an entry nothing provides is
+        # then skipped with a warning instead of stopping the server.
+        "apis_optional": getattr(datatypes.StackConfig.model_fields.get("apis"), "default", []) is None,
     }
 
 
@@ -649,16 +728,16 @@ def describe_returned(request, target, returned):
 
 
 def check_in_tree(request):
-    registry_module = "llama_stack.providers.registry." + request["api"]
+    registry = registry_module(request["api"])
     try:
-        providers = importlib.import_module(registry_module).available_providers()
+        providers = importlib.import_module(registry).available_providers()
     except BaseException as exc:  # noqa: BLE001
-        return failure("registry_failed", target=registry_module, exception=describe_exception(exc))
+        return failure("registry_failed", target=registry, exception=describe_exception(exc))
     specs = {spec.provider_type: spec for spec in providers}
     spec = specs.get(request["provider_type"])
     if spec is None:
-        return failure("unknown_provider_type", target=registry_module, offered=sorted(specs))
-    document = {"result": "ok", "source": "in_tree", "target": registry_module, "returned": {"kind": "value"}}
+        return failure("unknown_provider_type", target=registry, offered=sorted(specs))
+    document = {"result": "ok", "source": "in_tree", "target": registry, "returned": {"kind": "value"}}
     return follow_spec(document, spec, request)
 
 

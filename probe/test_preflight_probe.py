@@ -2,8 +2,9 @@
 
 Run with the llama-stack test interpreter from the repository root:
     PYTHONPATH=testdata/providers python -B -m unittest discover -s probe
-Cases that need llama-stack are skipped by name when it is absent, so the
-same file also runs under a bare CPython (the facts of an empty environment).
+Cases that need llama-stack (the fixture providers are built on it) or ogx
+are skipped by name when it is absent, so the same file also runs under ogx
+and under a bare CPython (the facts of an empty environment).
 """
 
 import enum
@@ -21,7 +22,10 @@ sys.path.insert(0, HERE)
 import preflight_probe as probe  # noqa: E402
 
 HAS_LLAMA_STACK = importlib.util.find_spec("llama_stack_api") is not None
+HAS_OGX = importlib.util.find_spec("ogx_api") is not None
+HAS_SERVER = HAS_LLAMA_STACK or HAS_OGX
 needs_llama_stack = unittest.skipUnless(HAS_LLAMA_STACK, "llama-stack is not installed in this interpreter")
+needs_ogx = unittest.skipUnless(HAS_OGX, "ogx is not installed in this interpreter")
 
 
 def run_probe(*args, env=None):
@@ -144,14 +148,14 @@ class ProcessTests(unittest.TestCase):
         document = facts_and_layout()[0]
         self.assertEqual(document["result"], "ok")
         self.assertEqual(document["python"]["executable"], sys.executable)
-        self.assertEqual(document["llama_stack"] is not None, HAS_LLAMA_STACK)
+        self.assertEqual(document["llama_stack"] is not None, HAS_SERVER)
 
     def test_the_layout_follows_the_facts_and_without_fork_the_parent_exits(self):
         parent = WarmParent(options={"fork": False})
         self.addCleanup(parent.stop)
         self.assertEqual(parent.layout["result"], "ok")
         self.assertNotIn("isolation", parent.layout)
-        if HAS_LLAMA_STACK:
+        if HAS_SERVER:
             self.assertIn("inference", parent.layout["layout"]["providable_apis"])
         else:
             self.assertIsNone(parent.layout["layout"])
@@ -276,6 +280,47 @@ class StartupTests(unittest.TestCase):
         )
         self.assertEqual(document["spec"]["fields"]["provider_type"], "remote::together")
         self.assertNotIn("startup", document)
+
+
+class OgxTests(unittest.TestCase):
+    """What differs under ogx, llama-stack's continuation: its own names, read
+    from its code, and nothing that moves the user's ~/.llama."""
+
+    @needs_ogx
+    def test_the_facts_name_ogx_its_command_and_its_settings(self):
+        facts, layout = facts_and_layout()
+        server = facts["llama_stack"]
+        self.assertEqual((server["distribution"], server["api_package"]), ("ogx", "ogx_api"))
+        self.assertEqual(server["command"], "ogx run")
+        self.assertEqual(layout["layout"]["config_dir_variable"], "OGX_CONFIG_DIR")
+        self.assertNotIn("eval", layout["layout"]["apis"])
+
+    @needs_ogx
+    def test_in_tree_providers_come_from_ogxs_registry(self):
+        document, _ = run_probe("provider", request(None, "remote::vllm", api="inference"))
+        self.assertEqual(document["target"], "ogx.providers.registry.inference")
+        self.assertEqual(document["spec"]["class_module"], "ogx_api.datatypes")
+        self.assertTrue(document["spec"]["provider_spec"])
+        self.assertTrue(document["spec"]["remote"])
+
+    @needs_ogx
+    def test_a_provider_built_for_llama_stack_fails_on_llama_stack_api(self):
+        document, _ = run_probe("provider", request("pf_good", "remote::pf_good"))
+        self.assertEqual(document["kind"], "import_failed")
+        self.assertEqual(document["exception"]["missing_module"], "llama_stack_api")
+
+    @needs_ogx
+    def test_checking_never_moves_the_legacy_llama_directory(self):
+        with tempfile.TemporaryDirectory() as home:
+            os.makedirs(os.path.join(home, ".llama"))
+            with open(os.path.join(home, ".llama", "marker"), "w") as handle:
+                handle.write("kept")
+            parent = WarmParent(env={"HOME": home})
+            self.addCleanup(parent.stop)
+            parent.check(request(None, "remote::vllm", api="inference"))
+            parent.close()
+            self.assertEqual(os.listdir(home), [".llama"])
+            self.assertEqual(os.listdir(os.path.join(home, ".llama")), ["marker"])
 
 
 class HostileProviderTests(unittest.TestCase):

@@ -19,7 +19,8 @@ pub(crate) const PREFLIGHT_EXAMPLES: &str =
     "  llama-stack preflight --run-yaml=/opt/llama-stack/config/run.yaml
   llama-stack preflight --run-yaml run.yaml --python .venv/bin/python
   llama-stack preflight --run-yaml run.yaml --format json | jq .errors
-  llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml";
+  llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml
+  ogx-preflight --run-yaml=config.yaml --exec -- ogx run config.yaml";
 
 /// The exit codes, in `preflight --help` and the man page.
 pub(crate) const EXIT_CODES: &str =
@@ -29,7 +30,7 @@ fn preflight_after_help() -> String {
     format!("Examples:\n{PREFLIGHT_EXAMPLES}\n\n{EXIT_CODES}")
 }
 
-/// Checks a llama-stack run.yaml before the server starts.
+/// Checks a llama-stack (or ogx) run.yaml before the server starts.
 #[derive(Debug, Parser)]
 #[command(name = "llama-stack", version, about, propagate_version = true)]
 pub(crate) struct Cli {
@@ -83,7 +84,8 @@ pub(crate) struct PreflightArgs {
     #[arg(long, requires = "command")]
     pub(crate) exec: bool,
 
-    /// The command --exec runs, e.g. `-- llama stack run /opt/llama-stack/config/run.yaml`.
+    /// The command --exec runs, e.g. `-- llama stack run /opt/llama-stack/config/run.yaml` or
+    /// `-- ogx run config.yaml` (whose TLS requirement preflight then checks exactly).
     #[arg(last = true, value_name = "COMMAND", requires = "exec")]
     pub(crate) command: Vec<OsString>,
 

@@ -6,10 +6,11 @@
 //! (`providers` a mapping of lists, each entry with `provider_id` and
 //! `provider_type`, `distro_name` or `image_name` present). Raw YAML values stay
 //! inside this module; the pipeline only sees [`ProviderEntry`] values. Sections
-//! are checked against the APIs the installed llama-stack declares providable.
+//! are checked against the APIs the installed server declares providable.
 
 pub(crate) mod env;
 pub(crate) mod locate;
+pub(crate) mod tls;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError};
 use crate::files::{self, ReadError};
+use crate::flavour::Flavour;
 use crate::interpreter::LlamaStackFacts;
 
 /// A run.yaml larger than this is refused before parsing: real ones are a few KiB.
@@ -86,32 +88,47 @@ pub(crate) enum ConfigError {
         fix: String,
     },
 
-    #[error(
-        "run.yaml section '{section}' is not an API that can have providers in llama-stack {version}"
-    )]
+    #[error("run.yaml section '{section}' is not an API that can have providers in {release}")]
     #[diagnostic(
         code(preflight::config::unknown_api),
         help("Rename or remove the section. Sections that can hold providers: {valid}.")
     )]
     UnknownApi {
         section: String,
-        version: String,
+        release: String,
         valid: String,
     },
 
     #[error(
-        "run.yaml section '{section}' is a routing table that llama-stack provides automatically"
+        "run.yaml section '{section}' is llama-stack's {section} API, which {release} no longer has"
     )]
+    #[diagnostic(
+        code(preflight::config::removed_api),
+        help("Remove the section; {replacement}. Sections that can hold providers: {valid}.")
+    )]
+    RemovedApi {
+        section: String,
+        release: String,
+        /// What replaced the API, or that nothing did.
+        replacement: &'static str,
+        valid: String,
+    },
+
+    #[error("run.yaml section '{section}' is a routing table that {server} provides automatically")]
     #[diagnostic(
         code(preflight::config::routing_table_api),
         help(
             "Remove the '{section}' section; configure providers under '{router}' instead, and register resources under registered_resources."
         )
     )]
-    RoutingTableApi { section: String, router: String },
+    RoutingTableApi {
+        section: String,
+        router: String,
+        server: Flavour,
+    },
 
     #[error(
-        "run.yaml section '{section}' is an internal API of llama-stack and cannot have providers"
+        "run.yaml section '{section}' is an internal API of {server} and cannot have providers"
     )]
     #[diagnostic(
         code(preflight::config::internal_api),
@@ -119,7 +136,26 @@ pub(crate) enum ConfigError {
             "Remove the '{section}' section; the server provides it itself. Sections that can hold providers: {valid}."
         )
     )]
-    InternalApi { section: String, valid: String },
+    InternalApi {
+        section: String,
+        valid: String,
+        server: Flavour,
+    },
+
+    #[error(
+        "`{command}` refuses to start: run.yaml has no server.insecure: true and lacks {missing}, and the --exec command does not pass --insecure"
+    )]
+    #[diagnostic(
+        code(preflight::config::tls_required),
+        help(
+            "Set server.tls_certfile and server.tls_keyfile to the server's certificate and key. For local development only, set server.insecure: true in run.yaml or add --insecure to the command."
+        )
+    )]
+    TlsRequired {
+        release: String,
+        command: String,
+        missing: String,
+    },
 }
 
 impl PhaseError for ConfigError {
@@ -140,6 +176,14 @@ impl PhaseError for ConfigError {
     fn details(&self) -> Option<String> {
         match self {
             ConfigError::Syntax { span: Some(_), .. } => Some(crate::report::text::snippet(self)),
+            ConfigError::RemovedApi { section, .. } => Some(format!(
+                "ogx removed it from llama-stack's APIs; the server stops at any '{section}' section, an empty one included."
+            )),
+            ConfigError::TlsRequired {
+                release, command, ..
+            } => Some(format!(
+                "{release}'s `{command}` exits with \"TLS required: set tls_certfile/tls_keyfile in server config or pass '--insecure' to disable.\" before it starts any provider."
+            )),
             _ => None,
         }
     }
@@ -210,6 +254,8 @@ pub(crate) struct RunConfig {
     /// Every section under `providers`, empty ones included, in file order.
     pub(crate) sections: Vec<String>,
     pub(crate) providers: Vec<ProviderEntry>,
+    /// The `server:` settings that decide whether ogx's run command starts.
+    pub(crate) tls: tls::TlsSettings,
 }
 
 /// Reads the file (see [`files`]). Failures here are the caller's (exit 2),
@@ -264,6 +310,7 @@ pub(crate) fn load(
         apis: extract_apis(&document)?,
         sections,
         providers,
+        tls: tls::TlsSettings::read(&document),
     })
 }
 
@@ -581,11 +628,12 @@ fn config_field(fields: &Mapping, path: &str) -> Result<serde_json::Value, Confi
     }
 }
 
-/// Checks every section against the APIs the installed llama-stack accepts.
+/// Checks every section against the APIs the installed server accepts.
 pub(crate) fn check_sections(
     config: &RunConfig,
     llama_stack: &LlamaStackFacts,
 ) -> Result<(), ConfigError> {
+    let server = llama_stack.distribution;
     let valid = llama_stack.layout.providable_apis.join(", ");
     for section in config.sections.iter().map(String::as_str) {
         if llama_stack
@@ -600,17 +648,27 @@ pub(crate) fn check_sections(
             return Err(ConfigError::RoutingTableApi {
                 section: section.to_string(),
                 router: router.clone(),
+                server,
             });
         }
         if llama_stack.layout.apis.iter().any(|api| api == section) {
             return Err(ConfigError::InternalApi {
                 section: section.to_string(),
                 valid,
+                server,
+            });
+        }
+        if let Some(removal) = server.removed_api(section) {
+            return Err(ConfigError::RemovedApi {
+                section: section.to_string(),
+                release: llama_stack.release(),
+                replacement: removal.what_replaced_it(),
+                valid,
             });
         }
         return Err(ConfigError::UnknownApi {
             section: section.to_string(),
-            version: llama_stack.version.clone(),
+            release: llama_stack.release(),
             valid,
         });
     }
@@ -770,13 +828,15 @@ mod tests {
     #[test]
     fn sections_are_checked_against_the_installed_apis() {
         let facts = LlamaStackFacts {
-            distribution: "llama-stack".into(),
+            distribution: crate::flavour::Flavour::LlamaStack,
+            command: None,
             version: "0.7.3".into(),
             api_package: Some("llama_stack_api".into()),
             layout: ApiLayout {
                 apis: vec!["eval".into(), "benchmarks".into(), "inspect".into()],
                 providable_apis: vec!["eval".into()],
                 routing_tables: BTreeMap::from([("benchmarks".to_string(), "eval".to_string())]),
+                ..ApiLayout::default()
             },
         };
         let check = |section: &str| {
@@ -822,7 +882,8 @@ mod tests {
 
         fn facts() -> LlamaStackFacts {
             LlamaStackFacts {
-                distribution: "llama-stack".into(),
+                distribution: crate::flavour::Flavour::LlamaStack,
+                command: None,
                 version: "0.7.3".into(),
                 api_package: Some("llama_stack_api".into()),
                 layout: ApiLayout {
@@ -832,6 +893,7 @@ mod tests {
                         "benchmarks".to_string(),
                         "eval".to_string(),
                     )]),
+                    ..ApiLayout::default()
                 },
             }
         }

@@ -1,9 +1,9 @@
 //! Checks that need every provider's spec at once: how providers fit together.
 //!
 //! A provider can import and return a perfect spec while the server still
-//! refuses to start. These rules follow what llama-stack 0.7 does in
-//! `validate_and_prepare_providers`, `instantiate_provider` and `create_app`,
-//! verified against the real server:
+//! refuses to start. These rules follow what llama-stack 0.7 and ogx 1.x do in
+//! `validate_and_prepare_providers`, `instantiate_provider` and `create_app`
+//! (ogx 1.5: the app's `lifespan`), verified against the real servers:
 //!
 //! - `deprecation_error` stops the server; `deprecation_warning` is logged.
 //! - A required `api_dependencies` entry is satisfied by an internal API
@@ -15,7 +15,8 @@
 //!   server fails with "required dependency … is not available".
 //! - Every `apis:` entry must be an API, and one the server can build: a
 //!   router API always is, a routing table only with its router, any other API
-//!   only with an enabled provider.
+//!   only with an enabled provider. ogx 1.5 skips one it cannot build, with a
+//!   warning of its own, and so does preflight.
 //! - `pip_packages` is a declaration, not what the server imports: a
 //!   declared package that is not installed is a warning, with when the
 //!   server would need it where the provider's code says. What start-up
@@ -33,6 +34,7 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::flavour::Flavour;
 use crate::import::DeferredImport;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
 use crate::interpreter::{InterpreterFacts, LlamaStackFacts};
@@ -40,13 +42,14 @@ use crate::pipeline::{ProviderResult, ProviderStatus};
 
 #[derive(Debug, Error, Diagnostic)]
 pub(crate) enum CrossProviderError {
-    #[error("Provider type '{provider_type}' is deprecated and refused by llama-stack")]
+    #[error("Provider type '{provider_type}' is deprecated and refused by {server}")]
     #[diagnostic(
         code(preflight::cross::deprecation_error),
         help("Replace the provider as its deprecation message says.")
     )]
     DeprecationError {
         provider_type: String,
+        server: Flavour,
         message: String,
     },
 
@@ -58,15 +61,17 @@ pub(crate) enum CrossProviderError {
         fix: String,
     },
 
-    #[error("apis: lists '{name}', which is not an API of llama-stack {version}")]
+    #[error("apis: lists '{name}', which is not an API of {release}")]
     #[diagnostic(
         code(preflight::cross::unknown_api_listed),
         help("Remove '{name}' from apis: in run.yaml. APIs of this release: {valid}.")
     )]
     UnknownApiListed {
         name: String,
-        version: String,
+        release: String,
         valid: String,
+        /// What replaced it, when it is an API ogx removed.
+        removed: Option<&'static str>,
     },
 
     #[error("apis: lists '{name}', but nothing in run.yaml provides it")]
@@ -92,6 +97,13 @@ impl PhaseError for CrossProviderError {
             CrossProviderError::MissingDependency { why, .. } => Some(why.clone()),
             CrossProviderError::ApiNotProvided { name, .. } => Some(format!(
                 "The server initialises every provider and then fails with KeyError: <Api.{name}: '{name}'>."
+            )),
+            CrossProviderError::UnknownApiListed {
+                name,
+                removed: Some(replacement),
+                ..
+            } => Some(format!(
+                "'{name}' is an API of llama-stack that ogx removed ({replacement}). The server starts every provider and then fails with \"API '{name}' does not exist\"."
             )),
             CrossProviderError::UnknownApiListed { .. } => None,
         }
@@ -206,6 +218,7 @@ pub(crate) fn check(
         if let Some(message) = text_field(&spec.fields, "deprecation_error") {
             let error = CrossProviderError::DeprecationError {
                 provider_type: provider.entry.provider_type.clone(),
+                server: interpreter.llama_stack.distribution,
                 message: message.to_string(),
             };
             return Err((Some(index), Failure::new(Some(context()), error)));
@@ -247,7 +260,7 @@ pub(crate) fn check(
             });
         }
     }
-    check_listed_apis(&layout).map_err(|failure| (None, failure))?;
+    check_listed_apis(&layout, warnings).map_err(|failure| (None, failure))?;
     warn_about_unserved(&layout, warnings);
     Ok(())
 }
@@ -369,14 +382,16 @@ fn variables(template: &str) -> Vec<String> {
         .collect()
 }
 
-fn check_listed_apis(layout: &Layout<'_>) -> Result<(), Failure> {
+fn check_listed_apis(layout: &Layout<'_>, warnings: &mut Vec<Warning>) -> Result<(), Failure> {
     for name in layout.served {
         let name = name.as_str();
         if !layout.facts.layout.apis.iter().any(|known| known == name) {
             let error = CrossProviderError::UnknownApiListed {
                 name: name.to_string(),
-                version: layout.facts.version.clone(),
+                release: layout.facts.release(),
                 valid: layout.facts.layout.apis.join(", "),
+                removed: (layout.facts.distribution.removed_api(name))
+                    .map(|removal| removal.what_replaced_it()),
             };
             return Err(Failure::new(None, error));
         }
@@ -394,13 +409,24 @@ fn check_listed_apis(layout: &Layout<'_>) -> Result<(), Failure> {
                 "Add a provider under providers.{name}, or remove '{name}' from apis:."
             ))
         };
-        if let Some(fix) = fix {
-            let error = CrossProviderError::ApiNotProvided {
-                name: name.to_string(),
-                fix,
-            };
-            return Err(Failure::new(None, error));
+        let Some(fix) = fix else { continue };
+        if layout.facts.layout.apis_optional {
+            warnings.push(Warning {
+                provider_id: None,
+                code: "preflight::cross::api_not_served",
+                message: format!(
+                    "apis: lists '{name}', but nothing in run.yaml provides it: {} starts without serving it. {fix}",
+                    layout.facts.release()
+                ),
+                mismatch: None,
+            });
+            continue;
         }
+        let error = CrossProviderError::ApiNotProvided {
+            name: name.to_string(),
+            fix,
+        };
+        return Err(Failure::new(None, error));
     }
     Ok(())
 }

@@ -17,7 +17,9 @@ use thiserror::Error;
 
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, indented};
+use crate::flavour::Flavour;
 use crate::installed::requirement_providing;
+use crate::interpreter::LlamaStackFacts;
 use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner};
 use crate::subprocess::signal_name;
 
@@ -150,6 +152,13 @@ pub(crate) struct Returned {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct SpecDescription {
     pub(crate) class: String,
+    /// The module that defines the class.
+    #[serde(default)]
+    pub(crate) class_module: Option<String>,
+    /// Whether it is an instance of the installed server's `ProviderSpec`
+    /// (`None`: the probe could not find that class).
+    #[serde(default)]
+    pub(crate) provider_spec: Option<bool>,
     pub(crate) fields: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -204,11 +213,12 @@ pub(crate) enum ImportError {
     #[diagnostic(
         code(preflight::import::no_provider_module),
         help(
-            "module: must name the package that contains provider.py with get_provider_spec(). Check that '{package}' is that package's import name and that the installed version still ships a llama-stack provider."
+            "module: must name the package that contains provider.py with get_provider_spec(). Check that '{package}' is that package's import name and that the installed version still ships a {server} provider."
         )
     )]
     NoProviderModule {
         package: String,
+        server: Flavour,
         exception: Box<PyException>,
     },
 
@@ -240,16 +250,36 @@ pub(crate) enum ImportError {
         exception: Box<PyException>,
     },
 
-    #[error("Provider is incompatible with the installed llama-stack {version}")]
+    #[error("Provider is incompatible with the installed {release}")]
     #[diagnostic(
         code(preflight::import::incompatible_llama_stack),
         help(
-            "Install a provider release built for llama-stack {version}, or run the llama-stack release the provider was written for."
+            "Install a provider release built for {release}, or run the {server} release the provider was written for."
         )
     )]
     IncompatibleLlamaStack {
-        version: String,
+        release: String,
+        server: Flavour,
         missing: String,
+        target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error("Provider is built for {built_for}, not for the installed {release}")]
+    #[diagnostic(
+        code(preflight::import::built_for_other_server),
+        help(
+            "Install a release of the provider built for {server} (its code imports {api_package}), or run it on {built_for} {built_for_releases}, which it was written for."
+        )
+    )]
+    BuiltForOtherServer {
+        built_for: Flavour,
+        built_for_releases: &'static str,
+        server: Flavour,
+        release: String,
+        api_package: &'static str,
+        /// The modules of `built_for` the import needed, in the order it tried them.
+        missing: Vec<String>,
         target: String,
         exception: Box<PyException>,
     },
@@ -292,6 +322,8 @@ pub(crate) enum ImportError {
     ImportFailed {
         target: String,
         summary: String,
+        /// The server's run command, which an exception that ends the process stops.
+        command: String,
         exception: Box<PyException>,
     },
 
@@ -316,15 +348,31 @@ pub(crate) enum ImportError {
         suggestion: String,
     },
 
-    #[error("The llama-stack registry for '{api}' failed to import")]
+    #[error(
+        "Provider type '{provider_type}' of llama-stack was removed in {server}: '{api}' no longer has it"
+    )]
+    #[diagnostic(
+        code(preflight::import::removed_provider_type),
+        help("Change provider_type in run.yaml: {replacement}.")
+    )]
+    RemovedProviderType {
+        provider_type: String,
+        api: String,
+        server: Flavour,
+        replacement: &'static str,
+        offered: Vec<String>,
+    },
+
+    #[error("The {server} registry for '{api}' failed to import")]
     #[diagnostic(
         code(preflight::import::registry_failed),
         help(
-            "The server leaves this API out of its registry, so no in-tree provider of '{api}' can load. Reinstall llama-stack with its declared dependencies."
+            "The server leaves this API out of its registry, so no in-tree provider of '{api}' can load. Reinstall {server} with its declared dependencies."
         )
     )]
     RegistryFailed {
         api: String,
+        server: Flavour,
         exception: Box<PyException>,
     },
 
@@ -387,6 +435,8 @@ pub(crate) enum ImportError {
     )]
     GetProviderSpecRaised {
         summary: String,
+        /// The server's run command, which an exception that ends the process stops.
+        command: String,
         exception: Box<PyException>,
     },
 
@@ -478,10 +528,27 @@ impl PhaseError for ImportError {
             ImportError::IncompatibleLlamaStack {
                 missing,
                 target,
-                version,
+                release,
+                server,
                 ..
             } => Some(format!(
-                "Importing {target} needs the module '{missing}', which llama-stack {version} does not have: the provider was written for another llama-stack release."
+                "Importing {target} needs the module '{missing}', which {release} does not have: the provider was written for another {server} release."
+            )),
+            ImportError::BuiltForOtherServer {
+                missing,
+                target,
+                built_for,
+                release,
+                ..
+            } => Some(format!(
+                "Importing {target} needs {}, {built_for}'s own {}, which {release} does not have: {}. The server reports this as \"get_provider_spec not found\".",
+                missing
+                    .iter()
+                    .map(|module| format!("'{module}'"))
+                    .collect::<Vec<_>>()
+                    .join(" and then, as its fallback, "),
+                if missing.len() > 1 { "packages" } else { "package" },
+                renamed(*built_for, release),
             )),
             ImportError::SharedLibraryMissing {
                 library, exception, ..
@@ -511,15 +578,15 @@ impl PhaseError for ImportError {
             ImportError::SpecUnreadable { summary, .. } => {
                 Some(format!("Reading the returned object raised {summary}"))
             }
-            ImportError::ImportFailed { exception, .. }
-            | ImportError::GetProviderSpecRaised { exception, .. }
-                if is_process_ending(exception) =>
-            {
-                Some(format!(
-                    "{} is not an error the server catches: it stops `llama stack run` before it serves.",
-                    exception.kind
-                ))
+            ImportError::ImportFailed {
+                exception, command, ..
             }
+            | ImportError::GetProviderSpecRaised {
+                exception, command, ..
+            } if is_process_ending(exception) => Some(format!(
+                "{} is not an error the server catches: it stops `{command}` before it serves.",
+                exception.kind
+            )),
             ImportError::Crashed {
                 signal: libc::SIGKILL,
                 stderr,
@@ -527,7 +594,8 @@ impl PhaseError for ImportError {
             } if stderr.is_empty() => Some(
                 "SIGKILL comes from the provider itself, another process, or the kernel's out-of-memory killer; check `dmesg` for the latter.".to_string(),
             ),
-            ImportError::UnknownProviderType { offered, .. } => {
+            ImportError::UnknownProviderType { offered, .. }
+            | ImportError::RemovedProviderType { offered, .. } => {
                 Some(format!("Available: {}", offered.join(", ")))
             }
             ImportError::Timeout { stderr, .. }
@@ -553,6 +621,7 @@ impl PhaseError for ImportError {
             | ImportError::NoProviderModule { exception, .. }
             | ImportError::DependencyMissing { exception, .. }
             | ImportError::IncompatibleLlamaStack { exception, .. }
+            | ImportError::BuiltForOtherServer { exception, .. }
             | ImportError::SharedLibraryMissing { exception, .. }
             | ImportError::UndefinedSymbol { exception, .. }
             | ImportError::ImportFailed { exception, .. }
@@ -565,13 +634,23 @@ impl PhaseError for ImportError {
     }
 }
 
+/// Why a provider of the flavour `built_for` finds nothing of it in `release`.
+fn renamed(built_for: Flavour, release: &str) -> String {
+    match built_for {
+        Flavour::LlamaStack => format!(
+            "llama-stack continues as ogx under new names (llama_stack is ogx, llama_stack_api is ogx_api), and {release} keeps nothing of the old ones"
+        ),
+        Flavour::Ogx => format!("ogx is llama-stack's continuation, and {release} predates it"),
+    }
+}
+
 /// Runs the probe for one entry and returns what it saw, or the import-phase
-/// failure.
+/// failure, for the installed `server`.
 pub(crate) fn probe_provider(
     runner: &mut Runner,
     entry: &ProviderEntry,
     registry_only: bool,
-    llama_stack_version: &str,
+    server: &LlamaStackFacts,
     settings: CheckSettings,
 ) -> Result<(ProbeReport, Duration), ImportError> {
     let timeout = settings.timeout;
@@ -589,14 +668,14 @@ pub(crate) fn probe_provider(
     let probed = runner
         .check::<ProviderDocument>("provider", &request, timeout)
         .map_err(|err| channel_error(err, timeout))?;
-    interpret(entry, probed, llama_stack_version)
+    interpret(entry, probed, server)
 }
 
 /// What the probe's document and the run's leftovers mean for `entry`.
 fn interpret(
     entry: &ProviderEntry,
     probed: Probed<ProviderDocument>,
-    llama_stack_version: &str,
+    server: &LlamaStackFacts,
 ) -> Result<(ProbeReport, Duration), ImportError> {
     let sandbox = match &probed.document {
         ProviderDocument::Ok(report) => &report.sandbox,
@@ -619,9 +698,7 @@ fn interpret(
     }
     match probed.document {
         ProviderDocument::Ok(report) => Ok((*report, probed.elapsed)),
-        ProviderDocument::Error(failure) => {
-            Err(classify_failure(entry, failure, llama_stack_version))
-        }
+        ProviderDocument::Error(failure) => Err(classify_failure(entry, failure, server)),
     }
 }
 
@@ -648,12 +725,16 @@ fn channel_error(err: ChannelError, timeout: Duration) -> ImportError {
 fn classify_failure(
     entry: &ProviderEntry,
     failure: ProbeFailure,
-    llama_stack_version: &str,
+    server: &LlamaStackFacts,
 ) -> ImportError {
-    let target = failure.target.unwrap_or_else(|| default_target(entry));
+    let target = failure
+        .target
+        .unwrap_or_else(|| default_target(entry, server.distribution));
     let Some(exception) = failure.exception else {
         return match failure.kind.as_str() {
-            "unknown_provider_type" => unknown_provider_type(entry, failure.offered),
+            "unknown_provider_type" => {
+                unknown_provider_type(entry, server.distribution, failure.offered)
+            }
             _ => ImportError::BadOutput {
                 stdout: format!("probe reported {}", failure.kind),
                 stderr: String::new(),
@@ -668,11 +749,12 @@ fn classify_failure(
                 .map(import_name)
                 .unwrap_or_default()
                 .to_string();
-            classify_import(&package, &target, exception, llama_stack_version)
+            classify_import(&package, &target, exception, server)
         }
         "get_provider_spec_missing" => ImportError::GetProviderSpecMissing { target, exception },
         "get_provider_spec_raised" => ImportError::GetProviderSpecRaised {
             summary: exception.summary(),
+            command: server.run_command().to_string(),
             exception,
         },
         "spec_unreadable" => ImportError::SpecUnreadable {
@@ -681,22 +763,25 @@ fn classify_failure(
         },
         "registry_failed" => ImportError::RegistryFailed {
             api: entry.api.clone(),
+            server: server.distribution,
             exception,
         },
         _ => ImportError::ImportFailed {
             target,
             summary: exception.summary(),
+            command: server.run_command().to_string(),
             exception,
         },
     }
 }
 
-/// The module the probe imports first for `entry`, named when a failure
-/// report leaves it out.
-fn default_target(entry: &ProviderEntry) -> String {
+/// The module the probe imports first for `entry` under `server`: the
+/// module shown before the probe has reported, and when a failure report
+/// leaves it out.
+pub(crate) fn default_target(entry: &ProviderEntry, server: Flavour) -> String {
     match &entry.module {
         Some(module) => format!("{}.provider", import_name(module)),
-        None => format!("llama_stack.providers.registry.{}", entry.api),
+        None => server.registry_module(&entry.api),
     }
 }
 
@@ -715,19 +800,20 @@ pub(crate) fn classify_startup(
     step: Option<&str>,
     exception: Box<PyException>,
     pip_packages: &[String],
-    llama_stack_version: &str,
+    server: &LlamaStackFacts,
 ) -> ImportError {
     let package = module.split('.').next().unwrap_or(module);
     let target = match step {
         Some(step) => format!("what {step} imports"),
         None => module.to_string(),
     };
+    // The package itself, llama-stack's or ogx's own modules: classified as
+    // any import is.
     let missing = exception.missing_module().map(str::to_string);
     let Some(missing) = missing.filter(|missing| {
-        let top = missing.split('.').next().unwrap_or(missing);
-        top != package && !matches!(top, "llama_stack" | "llama_stack_api")
+        missing.split('.').next() != Some(package) && Flavour::owning(missing).is_none()
     }) else {
-        return classify_import(package, &target, exception, llama_stack_version);
+        return classify_import(package, &target, exception, server);
     };
     let (provided_by, fix) = match requirement_providing(pip_packages, &missing) {
         Some(requirement) => (
@@ -771,12 +857,12 @@ pub(crate) fn import_name(module: &str) -> &str {
 }
 
 /// Names the real cause of a failed import of `target`, which belongs to
-/// `package` (empty for in-tree modules).
+/// `package` (empty for in-tree modules), under the installed `server`.
 pub(crate) fn classify_import(
     package: &str,
     target: &str,
     exception: Box<PyException>,
-    llama_stack_version: &str,
+    server: &LlamaStackFacts,
 ) -> ImportError {
     let Some(missing) = exception.missing_module().map(str::to_string) else {
         let target = target.to_string();
@@ -794,6 +880,7 @@ pub(crate) fn classify_import(
             None => ImportError::ImportFailed {
                 target,
                 summary: exception.summary(),
+                command: server.run_command().to_string(),
                 exception,
             },
         };
@@ -810,17 +897,45 @@ pub(crate) fn classify_import(
     if missing == target && !package.is_empty() {
         return ImportError::NoProviderModule {
             package: package.to_string(),
+            server: server.distribution,
             exception,
         };
     }
     let top_level = missing.split('.').next().unwrap_or(&missing);
-    if matches!(top_level, "llama_stack" | "llama_stack_api") {
-        return ImportError::IncompatibleLlamaStack {
-            version: llama_stack_version.to_string(),
-            missing,
-            target: target.to_string(),
-            exception,
-        };
+    match Flavour::owning(&missing) {
+        Some(flavour) if flavour == server.distribution => {
+            return ImportError::IncompatibleLlamaStack {
+                release: server.release(),
+                server: flavour,
+                missing,
+                target: target.to_string(),
+                exception,
+            };
+        }
+        Some(built_for) => {
+            // A provider that falls back from one package to another (llama_stack_api,
+            // then llama_stack) raises for the last; the first is the chain's root.
+            let mut tried: Vec<String> = exception
+                .root_missing_module
+                .iter()
+                .filter(|root| Flavour::owning(root) == Some(built_for))
+                .cloned()
+                .collect();
+            if !tried.contains(&missing) {
+                tried.push(missing);
+            }
+            return ImportError::BuiltForOtherServer {
+                built_for,
+                built_for_releases: built_for.supported_releases(),
+                server: server.distribution,
+                release: server.release(),
+                api_package: server.distribution.api_package(),
+                missing: tried,
+                target: target.to_string(),
+                exception,
+            };
+        }
+        None => {}
     }
     ImportError::DependencyMissing {
         distribution_guess: top_level.replace('_', "-"),
@@ -846,7 +961,20 @@ fn module_value_hint(package: &str) -> String {
     }
 }
 
-fn unknown_provider_type(entry: &ProviderEntry, offered: Vec<String>) -> ImportError {
+fn unknown_provider_type(
+    entry: &ProviderEntry,
+    server: Flavour,
+    offered: Vec<String>,
+) -> ImportError {
+    if let Some(removal) = server.removed_provider_type(&entry.api, &entry.provider_type) {
+        return ImportError::RemovedProviderType {
+            provider_type: entry.provider_type.clone(),
+            api: entry.api.clone(),
+            server,
+            replacement: removal.what_replaced_it(),
+            offered,
+        };
+    }
     let nearest = nearest(&entry.provider_type, &offered);
     let suggestion = match nearest {
         Some(name) => format!(
@@ -893,6 +1021,22 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interpreter::ApiLayout;
+
+    /// The facts of a `distribution` release whose APIs are eval and inference.
+    fn server(distribution: Flavour, version: &str) -> LlamaStackFacts {
+        LlamaStackFacts {
+            distribution,
+            version: version.into(),
+            api_package: Some(distribution.api_package().into()),
+            command: Some(format!("{distribution} run")),
+            layout: ApiLayout {
+                apis: vec!["eval".into(), "inference".into()],
+                providable_apis: vec!["eval".into(), "inference".into()],
+                ..ApiLayout::default()
+            },
+        }
+    }
 
     fn exception(missing: Option<&str>) -> PyException {
         PyException {
@@ -923,7 +1067,12 @@ mod tests {
             root_message: message.into(),
             ..exception(None)
         };
-        let err = classify_import("pkg", "pkg.provider", Box::new(raised), "0.7.3");
+        let err = classify_import(
+            "pkg",
+            "pkg.provider",
+            Box::new(raised),
+            &server(Flavour::LlamaStack, "0.7.3"),
+        );
         format!(
             "{} {err}",
             err.code().map(|code| code.to_string()).unwrap_or_default()
@@ -962,14 +1111,18 @@ mod tests {
         );
     }
 
-    fn classify(package: &str, missing: Option<&str>) -> String {
+    fn classify_under(flavour: Flavour, package: &str, missing: Option<&str>) -> String {
         let err = classify_import(
             package,
             &format!("{package}.provider"),
             Box::new(exception(missing)),
-            "0.7.3",
+            &server(flavour, "1.5.0"),
         );
         err.code().map(|code| code.to_string()).unwrap_or_default()
+    }
+
+    fn classify(package: &str, missing: Option<&str>) -> String {
+        classify_under(Flavour::LlamaStack, package, missing)
     }
 
     /// The code and reason of a start-up failure of the in-tree module
@@ -981,7 +1134,7 @@ mod tests {
             Some("get_adapter_impl()"),
             Box::new(raised),
             &packages,
-            "0.7.3",
+            &server(Flavour::LlamaStack, "0.7.3"),
         );
         let code = err.code().map(|code| code.to_string()).unwrap_or_default();
         let details = err.details().unwrap_or_default();
@@ -1051,6 +1204,42 @@ mod tests {
             "preflight::import::incompatible_llama_stack"
         );
         assert_eq!(classify("pkg", None), "preflight::import::import_failed");
+        assert_eq!(
+            classify("pkg", Some("ogx_api")),
+            "preflight::import::built_for_other_server"
+        );
+    }
+
+    #[test]
+    fn a_provider_built_for_llama_stack_is_named_so_under_ogx() {
+        assert_eq!(
+            classify_under(Flavour::Ogx, "pkg", Some("llama_stack_api")),
+            "preflight::import::built_for_other_server"
+        );
+        assert_eq!(
+            classify_under(Flavour::Ogx, "pkg", Some("ogx.providers.utils.x")),
+            "preflight::import::incompatible_llama_stack"
+        );
+        // The fallback import is what raised; the first one is the chain's root.
+        let fell_back = PyException {
+            missing_module: Some("llama_stack".into()),
+            root_missing_module: Some("llama_stack_api".into()),
+            ..exception(Some("llama_stack"))
+        };
+        let err = classify_import(
+            "pkg",
+            "pkg.provider",
+            Box::new(fell_back),
+            &server(Flavour::Ogx, "1.5.0"),
+        );
+        assert_eq!(
+            err.to_string(),
+            "Provider is built for llama-stack, not for the installed ogx 1.5.0"
+        );
+        assert_eq!(
+            err.details().unwrap(),
+            "Importing pkg.provider needs 'llama_stack_api' and then, as its fallback, 'llama_stack', llama-stack's own packages, which ogx 1.5.0 does not have: llama-stack continues as ogx under new names (llama_stack is ogx, llama_stack_api is ogx_api), and ogx 1.5.0 keeps nothing of the old ones. The server reports this as \"get_provider_spec not found\"."
+        );
     }
 
     #[test]
@@ -1075,13 +1264,10 @@ mod tests {
     }
 
     mod properties {
-        use std::collections::BTreeMap;
-
         use proptest::prelude::*;
 
         use super::*;
         use crate::fuzzing::{self, mutated_json};
-        use crate::interpreter::{ApiLayout, LlamaStackFacts};
 
         /// Documents of the shapes the probe prints (see probe/preflight_probe.py).
         const SAMPLES: &[&str] = &[
@@ -1108,19 +1294,6 @@ mod tests {
             }
         }
 
-        fn facts() -> LlamaStackFacts {
-            LlamaStackFacts {
-                distribution: "llama-stack".into(),
-                version: "0.7.3".into(),
-                api_package: Some("llama_stack_api".into()),
-                layout: ApiLayout {
-                    apis: vec!["eval".into(), "inference".into()],
-                    providable_apis: vec!["eval".into(), "inference".into()],
-                    routing_tables: BTreeMap::new(),
-                },
-            }
-        }
-
         proptest! {
             #![proptest_config(fuzzing::config())]
 
@@ -1130,10 +1303,11 @@ mod tests {
                     return Ok(());
                 };
                 let probed = Probed { document, elapsed: Duration::ZERO, leftovers: Vec::new() };
-                match interpret(&entry(), probed, "0.7.3") {
+                let facts = server(Flavour::LlamaStack, "0.7.3");
+                match interpret(&entry(), probed, &facts) {
                     Ok((report, _)) => {
                         let mut warnings = Vec::new();
-                        match crate::spec::validate(&entry(), report, &facts(), RUN_YAML, &mut warnings) {
+                        match crate::spec::validate(&entry(), report, &facts, RUN_YAML, &mut warnings) {
                             Ok(_) => {}
                             Err(crate::spec::Rejection::Spec(err)) => prop_assert!(!fuzzing::render(err).is_empty()),
                             Err(crate::spec::Rejection::Import(err)) => prop_assert!(!fuzzing::render(err).is_empty()),

@@ -4,9 +4,10 @@
 //! virtualenv (`VIRTUAL_ENV`), else `python3` on `PATH`. The source is kept so
 //! that "wrong Python" is obvious in every report. One probe process then
 //! answers twice: at once with the version, platform, `sys.path` and the
-//! installed llama-stack, then, once llama-stack's core has imported, with the
-//! sections that may hold providers, computed by llama-stack's own code
-//! ([`Starting`] is the time in between).
+//! installed server (llama-stack or ogx, see [`Flavour`], with the command
+//! its distribution installs), then, once the server's core has imported,
+//! with the sections that may hold providers and the server's settings,
+//! computed by its own code ([`Starting`] is the time in between).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError, indented};
+use crate::flavour::Flavour;
 use crate::probe::{ChannelError, Isolation, IsolationMode, PyException, Runner, WarmParent};
 use crate::subprocess::signal_name;
 
@@ -26,9 +28,6 @@ pub(crate) const MIN_QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Environment variable naming the active virtualenv.
 pub(crate) const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
-/// The llama-stack releases whose provider-loading rules preflight implements:
-/// the `llama_stack_api` era.
-pub(crate) const SUPPORTED_LLAMA_STACK: &str = "0.4.0 to 0.7.x";
 
 /// Where the interpreter came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,19 +84,47 @@ pub(crate) struct PythonFacts {
     pub(crate) sys_path: Vec<String>,
 }
 
-/// The installed llama-stack and the API layout its own code declares.
+/// The installed server (llama-stack or ogx) and the API layout its own code
+/// declares.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct LlamaStackFacts {
-    pub(crate) distribution: String,
+    pub(crate) distribution: Flavour,
     pub(crate) version: String,
     pub(crate) api_package: Option<String>,
-    /// Empty until llama-stack's core has imported (see [`Starting`]), and
+    /// The command that starts the server (`llama stack run`, `ogx run`),
+    /// from the distribution's console script and its CLI's layout.
+    #[serde(default)]
+    pub(crate) command: Option<String>,
+    /// Empty until the server's core has imported (see [`Starting`]), and
     /// then left out of the JSON report.
     #[serde(flatten)]
     pub(crate) layout: ApiLayout,
 }
 
-/// The sections llama-stack's own code allows.
+impl LlamaStackFacts {
+    /// The release as reports name it: `llama-stack 0.7.3`, `ogx 1.5.0`.
+    pub(crate) fn release(&self) -> String {
+        format!("{} {}", self.distribution, self.version)
+    }
+
+    /// The command that starts the server, as its distribution names it.
+    pub(crate) fn run_command(&self) -> &str {
+        self.command
+            .as_deref()
+            .unwrap_or("the server's run command")
+    }
+
+    /// Whether the server has `server.insecure` (ogx 1.2 onward), the opt-out
+    /// of what its run command enforces: TLS certificates.
+    pub(crate) fn enforces_tls(&self) -> bool {
+        self.layout
+            .server_settings
+            .iter()
+            .any(|setting| setting == "insecure")
+    }
+}
+
+/// The sections the server's own code allows, and its settings.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct ApiLayout {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +134,18 @@ pub(crate) struct ApiLayout {
     /// Routing-table API → the router API that serves it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) routing_tables: BTreeMap<String, String>,
+    /// The variable that moves the server's state directory
+    /// (`LLAMA_STACK_CONFIG_DIR`, `OGX_CONFIG_DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) config_dir_variable: Option<String>,
+    /// The settings the server's `server:` section accepts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) server_settings: Vec<String>,
+    /// Whether `apis:` may be absent rather than empty (ogx 1.5 onward),
+    /// which came with the list gating routes only: the server skips an
+    /// entry nothing provides instead of failing on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) apis_optional: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,6 +186,7 @@ enum LayoutDocument {
 #[derive(Debug, Deserialize)]
 struct ProbeFailure {
     kind: String,
+    distribution: Option<Flavour>,
     version: Option<String>,
     exception: Option<Box<PyException>>,
 }
@@ -220,11 +260,11 @@ pub(crate) enum InterpreterError {
         output: String,
     },
 
-    #[error("llama-stack is not installed in the Python environment of {path}")]
+    #[error("Neither llama-stack nor ogx is installed in the Python environment of {path}")]
     #[diagnostic(
         code(preflight::interpreter::llama_stack_missing),
         help(
-            "Point preflight at the interpreter the server runs with (--python or VIRTUAL_ENV), or install llama-stack into this environment."
+            "Point preflight at the interpreter the server runs with (--python or VIRTUAL_ENV), or install llama-stack or ogx into this environment."
         )
     )]
     LlamaStackMissing {
@@ -233,27 +273,30 @@ pub(crate) enum InterpreterError {
     },
 
     #[error(
-        "{distribution} {version} is not supported by this preflight (supported: llama-stack {SUPPORTED_LLAMA_STACK})"
+        "{distribution} {version} is not supported by this preflight (supported: {})",
+        supported()
     )]
     #[diagnostic(
         code(preflight::interpreter::llama_stack_unsupported),
         help(
-            "Use a llama-stack release from 0.4.0 to 0.7.x, or a preflight release that supports this one."
+            "Use a supported release ({}), or a preflight release that supports this one.",
+            supported()
         )
     )]
     LlamaStackUnsupported {
-        distribution: String,
+        distribution: Flavour,
         version: String,
     },
 
-    #[error("llama-stack {version} is installed but its own modules fail to import")]
+    #[error("{distribution} {version} is installed but its own modules fail to import")]
     #[diagnostic(
         code(preflight::interpreter::llama_stack_broken),
         help(
-            "The server would crash before reading run.yaml. Fix the environment: reinstall llama-stack with its declared dependency versions (pip install --force-reinstall llama-stack=={version})."
+            "The server would crash before reading run.yaml. Fix the environment: reinstall {distribution} with its declared dependency versions (pip install --force-reinstall {distribution}=={version})."
         )
     )]
     LlamaStackBroken {
+        distribution: Flavour,
         version: String,
         exception: Box<PyException>,
     },
@@ -299,6 +342,13 @@ impl PhaseError for InterpreterError {
             _ => None,
         }
     }
+}
+
+/// Every supported range, for messages: `llama-stack 0.4.0 to 0.7.x, ogx …`.
+fn supported() -> String {
+    Flavour::ALL
+        .map(|flavour| format!("{flavour} {}", flavour.supported_releases()))
+        .join(", ")
 }
 
 fn root_summary(exception: &PyException) -> String {
@@ -440,10 +490,11 @@ fn interpret_facts(
     Ok((facts, first_external_found))
 }
 
-/// What the second document says: the layout, and the isolation the parent
-/// found safe (none without forking).
+/// What the second document says about the server `distribution`: the
+/// layout, and the isolation the parent found safe (none without forking).
 fn interpret_layout(
     path: String,
+    distribution: Flavour,
     document: LayoutDocument,
 ) -> Result<(ApiLayout, Isolation), InterpreterError> {
     match document {
@@ -459,7 +510,7 @@ fn interpret_layout(
         )),
         LayoutDocument::Ok { layout: None, .. } => Err(InterpreterError::NotPython {
             path,
-            output: "the probe gave no API layout for a supported llama-stack".to_string(),
+            output: format!("the probe gave no API layout for a supported {distribution}"),
         }),
         LayoutDocument::Error(failure) => Err(probe_failure(path, failure)),
     }
@@ -492,7 +543,8 @@ impl Starting {
         let (document, parent) = parent
             .next_document::<LayoutDocument>()
             .map_err(|err| channel_error(path.clone(), err, timeout))?;
-        (facts.llama_stack.layout, facts.isolation) = interpret_layout(path, document)?;
+        (facts.llama_stack.layout, facts.isolation) =
+            interpret_layout(path, facts.llama_stack.distribution, document)?;
         let runner = if facts.isolation.mode == IsolationMode::Fork {
             tracing::info!("each provider is checked in a fork of one warm interpreter");
             parent.into_runner()
@@ -512,11 +564,14 @@ fn probe_failure(path: String, failure: ProbeFailure) -> InterpreterError {
     match failure {
         ProbeFailure {
             kind,
+            distribution: Some(distribution),
             version: Some(version),
             exception: Some(exception),
-        } if kind == "llama_stack_import_failed" => {
-            InterpreterError::LlamaStackBroken { version, exception }
-        }
+        } if kind == "llama_stack_import_failed" => InterpreterError::LlamaStackBroken {
+            distribution,
+            version,
+            exception,
+        },
         ProbeFailure {
             kind, exception, ..
         } => InterpreterError::NotPython {
@@ -529,15 +584,12 @@ fn probe_failure(path: String, failure: ProbeFailure) -> InterpreterError {
     }
 }
 
-fn is_supported(llama_stack: &LlamaStackFacts) -> bool {
-    let minor = llama_stack
-        .version
-        .strip_prefix("0.")
-        .and_then(|rest| rest.split('.').next())
-        .and_then(|minor| minor.parse::<u32>().ok());
-    llama_stack.distribution == "llama-stack"
-        && llama_stack.api_package.as_deref() == Some("llama_stack_api")
-        && matches!(minor, Some(4..=7))
+/// A release of the range preflight implements, with the API package that
+/// range keeps its specs in.
+fn is_supported(server: &LlamaStackFacts) -> bool {
+    let flavour = server.distribution;
+    flavour.supports(&server.version)
+        && server.api_package.as_deref() == Some(flavour.api_package())
 }
 
 fn channel_error(path: String, err: ChannelError, timeout: Duration) -> InterpreterError {
@@ -630,24 +682,37 @@ mod tests {
     }
 
     #[test]
-    fn only_the_llama_stack_api_era_is_supported() {
-        let facts = |version: &str, api: Option<&str>| LlamaStackFacts {
-            distribution: "llama-stack".into(),
+    fn each_flavour_is_supported_with_its_own_api_package() {
+        let facts = |distribution: Flavour, version: &str, api: Option<&str>| LlamaStackFacts {
+            distribution,
             version: version.into(),
             api_package: api.map(String::from),
-            layout: ApiLayout {
-                apis: vec![],
-                providable_apis: vec![],
-                routing_tables: BTreeMap::new(),
-            },
+            command: None,
+            layout: ApiLayout::default(),
         };
-        assert!(is_supported(&facts("0.7.3", Some("llama_stack_api"))));
-        assert!(is_supported(&facts("0.4.0", Some("llama_stack_api"))));
-        assert!(!is_supported(&facts(
+        let llama_stack = |version, api| facts(Flavour::LlamaStack, version, api);
+        assert!(is_supported(&llama_stack("0.7.3", Some("llama_stack_api"))));
+        assert!(is_supported(&llama_stack("0.4.0", Some("llama_stack_api"))));
+        assert!(!is_supported(&llama_stack(
             "0.3.5",
             Some("llama_stack.providers.datatypes")
         )));
-        assert!(!is_supported(&facts("0.8.0", Some("llama_stack_api"))));
+        assert!(!is_supported(&llama_stack(
+            "0.8.0",
+            Some("llama_stack_api")
+        )));
+        assert!(is_supported(&facts(Flavour::Ogx, "1.5.0", Some("ogx_api"))));
+        assert!(is_supported(&facts(Flavour::Ogx, "1.0.4", Some("ogx_api"))));
+        assert!(!is_supported(&facts(
+            Flavour::Ogx,
+            "0.8.0",
+            Some("ogx_api")
+        )));
+        assert!(!is_supported(&facts(
+            Flavour::Ogx,
+            "1.5.0",
+            Some("llama_stack_api")
+        )));
     }
 
     mod properties {
@@ -662,7 +727,9 @@ mod tests {
             r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api"}, "first_external_found": false}"#,
             r#"{"result": "ok", "python": {"version": "3.12.1", "implementation": "cpython", "executable": "/f", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": null}"#,
             r#"{"result": "ok", "layout": {"apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}, "isolation": {"mode": "fork", "reason": null}}"#,
-            r#"{"result": "error", "kind": "llama_stack_import_failed", "version": "0.6.1", "exception": {"type": "ImportError", "message": "m", "missing_module": null, "root_type": "ImportError", "root_message": "m", "root_missing_module": null, "traceback": "t"}}"#,
+            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": {"distribution": "ogx", "version": "1.5.0", "core_package": "ogx", "api_package": "ogx_api", "command": "ogx run"}}"#,
+            r#"{"result": "ok", "layout": {"apis": ["inference", "models"], "providable_apis": ["inference"], "routing_tables": {"models": "inference"}, "config_dir_variable": "OGX_CONFIG_DIR", "server_settings": ["insecure", "port"]}, "isolation": null}"#,
+            r#"{"result": "error", "kind": "llama_stack_import_failed", "distribution": "llama-stack", "version": "0.6.1", "exception": {"type": "ImportError", "message": "m", "missing_module": null, "root_type": "ImportError", "root_message": "m", "root_missing_module": null, "traceback": "t"}}"#,
         ];
 
         proptest! {
@@ -685,7 +752,7 @@ mod tests {
                 let Ok(document) = serde_json::from_str::<LayoutDocument>(&text) else {
                     return Ok(());
                 };
-                if let Err(err) = interpret_layout("/v/bin/python".to_string(), document) {
+                if let Err(err) = interpret_layout("/v/bin/python".to_string(), Flavour::Ogx, document) {
                     prop_assert!(!fuzzing::render(err).is_empty());
                 }
             }

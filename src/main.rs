@@ -12,6 +12,7 @@ mod config;
 mod cross_provider;
 mod diagnostics;
 mod files;
+mod flavour;
 #[cfg(test)]
 mod fuzzing;
 mod import;
@@ -26,6 +27,7 @@ mod spec;
 mod subprocess;
 
 use std::env;
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,7 +76,8 @@ fn main() -> ExitCode {
 /// `llama-stack preflight`: one run.yaml, then `--exec` or the exit code.
 fn preflight(args: PreflightArgs) -> ExitCode {
     init_tracing(args.check.verbose);
-    let result = check(&args.check, args.run_yaml, args.format);
+    let server_command = args.exec.then(|| args.command.clone());
+    let result = check(&args.check, args.run_yaml, args.format, server_command);
     let code = report::emit(&result, args.format, stdout_color());
     if code != report::exit::SUCCESS {
         if let Some(path) = &args.termination_log {
@@ -95,14 +98,20 @@ fn pre_commit(args: PreCommitArgs) -> ExitCode {
     let mut worst = report::exit::SUCCESS;
     for (index, run_yaml) in args.run_yamls.into_iter().enumerate() {
         report::write_stdout(report::heading(&run_yaml, index == 0).as_bytes());
-        let result = check(&args.check, run_yaml, Format::Text);
+        let result = check(&args.check, run_yaml, Format::Text, None);
         worst = worst.max(report::emit(&result, Format::Text, stdout_color()));
     }
     ExitCode::from(worst)
 }
 
-/// Runs every phase for one run.yaml, with the progress line when it is wanted.
-fn check(args: &CheckArgs, run_yaml: PathBuf, format: Format) -> PreflightResult {
+/// Runs every phase for one run.yaml, with the progress line when it is
+/// wanted; `server_command` is the command that will start the server.
+fn check(
+    args: &CheckArgs,
+    run_yaml: PathBuf,
+    format: Format,
+    server_command: Option<Vec<OsString>>,
+) -> PreflightResult {
     let selection = SelectionEnv {
         virtual_env: env::var_os(VIRTUAL_ENV),
         path: env::var_os("PATH"),
@@ -115,6 +124,7 @@ fn check(args: &CheckArgs, run_yaml: PathBuf, format: Format) -> PreflightResult
         allow_writes: args.allow_writes,
         fork: !args.no_fork,
         check_config: args.check_config,
+        server_command,
         metadata_dir: args.metadata_dir.clone().or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
             default.is_dir().then_some(default)

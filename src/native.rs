@@ -211,7 +211,7 @@ impl Checker {
             interpreter: Interpreter::from_facts(&facts.python),
             facts_version: facts.python.version.clone(),
             machine: facts.python.machine.clone(),
-            llama_stack: facts.llama_stack.distribution.clone(),
+            llama_stack: facts.llama_stack.distribution.name().to_string(),
             sys_path: facts.python.sys_path.clone(),
             installed: None,
             judged: BTreeSet::new(),

@@ -12,12 +12,14 @@
 //! importing in the interpreter, and reported without waiting for that. The
 //! result is the spec's `PreflightResult`; rendering it is the report's job.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
 use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::flavour::Flavour;
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
@@ -40,6 +42,8 @@ pub(crate) struct Options {
     pub(crate) metadata_dir: Option<PathBuf>,
     /// Check providers in forks of one warm interpreter when that is safe.
     pub(crate) fork: bool,
+    /// The command that starts the server (`--exec`'s), when known.
+    pub(crate) server_command: Option<Vec<OsString>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,8 +213,11 @@ pub(crate) fn run(
             &mut result.warnings,
         );
         if let Some((failed, failure)) = checked {
+            let server = starting.facts().llama_stack.distribution;
             result.interpreter = Some(starting.facts().clone());
-            result.providers = config.providers.iter().cloned().map(not_checked).collect();
+            result.providers = (config.providers.iter().cloned())
+                .map(|entry| not_checked(entry, server))
+                .collect();
             result.providers[index] = failed;
             return result.failed(failure);
         }
@@ -220,9 +227,19 @@ pub(crate) fn run(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     result.interpreter = Some(facts.clone());
-    let config = match loaded
-        .and_then(|config| config::check_sections(&config, &facts.llama_stack).map(|()| config))
-    {
+    // In the server's order: its run command refuses a missing TLS setup
+    // before the server reads any section.
+    let config = match loaded.and_then(|config| {
+        let server_command = options.server_command.as_deref();
+        config::tls::check(
+            &config.tls,
+            &facts.llama_stack,
+            server_command,
+            &mut result.warnings,
+        )?;
+        config::check_sections(&config, &facts.llama_stack)?;
+        Ok(config)
+    }) {
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
@@ -235,7 +252,9 @@ pub(crate) fn run(
     let total = config.providers.len();
     for (index, entry) in config.providers.into_iter().enumerate() {
         if result.failure.is_some() {
-            result.providers.push(not_checked(entry));
+            result
+                .providers
+                .push(not_checked(entry, facts.llama_stack.distribution));
             continue;
         }
         progress(Step::Provider {
@@ -317,7 +336,7 @@ fn check_absent_package(
         &mut fresh,
         entry,
         entry.disabled.is_some() || shadowed,
-        &facts.llama_stack.version,
+        &facts.llama_stack,
         settings,
     );
     let Err(import_failure) = probed else {
@@ -325,7 +344,7 @@ fn check_absent_package(
     };
     let result = ProviderResult {
         status: ProviderStatus::Passed,
-        ..not_checked(entry.clone())
+        ..not_checked(entry.clone(), facts.llama_stack.distribution)
     };
     // The native phase still comes first for this provider (FR-008d).
     let (result, failure) = match native.check(entry, warnings) {
@@ -337,13 +356,13 @@ fn check_absent_package(
 
 /// An entry the checks did not reach: not checked, unless the server would
 /// not look at it either (a disabled entry without `module:`).
-fn not_checked(entry: ProviderEntry) -> ProviderResult {
+fn not_checked(entry: ProviderEntry, server: Flavour) -> ProviderResult {
     let status = match entry.disabled.filter(|_| !entry.is_imported()) {
         Some(disabled) => ProviderStatus::Skipped(disabled),
         None => ProviderStatus::NotChecked(Unchecked::NotReached),
     };
     ProviderResult {
-        module: default_module(&entry),
+        module: default_module(&entry, server),
         status,
         duration: None,
         spec: None,
@@ -352,11 +371,12 @@ fn not_checked(entry: ProviderEntry) -> ProviderResult {
     }
 }
 
-/// The module shown before the probe has reported.
-fn default_module(entry: &ProviderEntry) -> String {
+/// The module shown before the probe has reported: the import name of an
+/// external provider, the registry of an in-tree one.
+fn default_module(entry: &ProviderEntry, server: Flavour) -> String {
     match &entry.module {
         Some(module) => import::import_name(module).to_string(),
-        None => format!("llama_stack.providers.registry.{}", entry.api),
+        None => server.registry_module(&entry.api),
     }
 }
 
@@ -379,7 +399,7 @@ fn check_provider(
 ) -> (ProviderResult, Option<Failure>) {
     let facts = inputs.facts;
     let mut result = ProviderResult {
-        module: default_module(&entry),
+        module: default_module(&entry, facts.llama_stack.distribution),
         status: ProviderStatus::Passed,
         duration: None,
         spec: None,
@@ -400,7 +420,7 @@ fn check_provider(
         runner,
         entry,
         registry_only,
-        &facts.llama_stack.version,
+        &facts.llama_stack,
         inputs.settings,
     );
     let report: ProbeReport = match probed {

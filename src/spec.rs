@@ -6,7 +6,10 @@
 //! its later errors name the wrong type), `api` (a valid API equal to the
 //! section it is configured under) and `config_schema`, read as: the spec's
 //! `config_class` resolves to a class whose JSON schema can be produced. The
-//! spec's `module` must import and export the entry point the server calls.
+//! spec must be an instance of the installed server's own `ProviderSpec`, as
+//! the server's pydantic model of a provider requires (a `llama_stack_api`
+//! spec found on the path under ogx is not). The spec's `module` must import
+//! and export the entry point the server calls.
 
 use miette::Diagnostic;
 use serde::Serialize;
@@ -15,6 +18,7 @@ use thiserror::Error;
 
 use crate::config::{ProviderEntry, locate};
 use crate::diagnostics::{Phase, PhaseError, Warning};
+use crate::flavour::Flavour;
 use crate::import::{
     DeferredImport, ImportError, ProbeReport, SpecDescription, Step, classify_startup,
 };
@@ -27,10 +31,25 @@ pub(crate) enum SpecError {
     #[diagnostic(
         code(preflight::spec::not_a_spec),
         help(
-            "Provider implementation must return a ProviderSpec (RemoteProviderSpec or InlineProviderSpec from llama_stack_api), or a list of them."
+            "Provider implementation must return a ProviderSpec (RemoteProviderSpec or InlineProviderSpec from {api_package}), or a list of them."
         )
     )]
-    NotASpec { returned: String },
+    NotASpec {
+        returned: String,
+        api_package: &'static str,
+    },
+
+    #[error(
+        "get_provider_spec() returned a {class} that {release} does not accept as a ProviderSpec"
+    )]
+    #[diagnostic(code(preflight::spec::foreign_spec), help("{advice}"))]
+    ForeignSpec {
+        class: String,
+        class_module: String,
+        release: String,
+        api_package: &'static str,
+        advice: String,
+    },
 
     #[error("get_provider_spec() returned no spec with provider_type '{wanted}'")]
     #[diagnostic(code(preflight::spec::no_matching_spec), help("{advice}"))]
@@ -115,9 +134,18 @@ impl PhaseError for SpecError {
 
     fn details(&self) -> Option<String> {
         match self {
-            SpecError::NotASpec { returned } => {
+            SpecError::NotASpec { returned, .. } => {
                 Some(format!("get_provider_spec() returned {returned}"))
             }
+            SpecError::ForeignSpec {
+                class,
+                class_module,
+                release,
+                api_package,
+                ..
+            } => Some(format!(
+                "The spec is a {class_module}.{class}; {release} takes only instances of {api_package}.ProviderSpec, and stops with \"Input should be a valid dictionary or instance of ProviderSpec\" before it starts any provider."
+            )),
             SpecError::NoMatchingSpec { offered, .. } if offered.is_empty() => {
                 Some("get_provider_spec() returned an empty list".to_string())
             }
@@ -236,21 +264,25 @@ pub(crate) fn validate(
     warnings: &mut Vec<Warning>,
 ) -> Result<ValidatedSpec, Rejection> {
     let Some(spec) = report.spec else {
-        return Err(Rejection::Spec(no_spec(entry, &report.returned)));
+        return Err(Rejection::Spec(no_spec(
+            entry,
+            &report.returned,
+            llama_stack.distribution,
+        )));
     };
-    let fields = spec.fields;
-    let provider_type = required_text(&fields, "provider_type").map_err(Rejection::Spec)?;
-    let api = required_text(&fields, "api").map_err(Rejection::Spec)?;
+    let provider_type = required_text(&spec.fields, "provider_type").map_err(Rejection::Spec)?;
+    let api = required_text(&spec.fields, "api").map_err(Rejection::Spec)?;
+    if spec.provider_spec == Some(false) {
+        return Err(Rejection::Spec(foreign_spec(&spec, llama_stack)));
+    }
     if !llama_stack.layout.apis.iter().any(|known| known == api) {
         return Err(Rejection::Spec(SpecError::InvalidField {
             field: "api",
-            problem: format!(
-                "'{api}' is not an API of llama-stack {}",
-                llama_stack.version
-            ),
+            problem: format!("'{api}' is not an API of {}", llama_stack.release()),
         }));
     }
-    let config_class = required_text(&fields, "config_class").map_err(Rejection::Spec)?;
+    let fields = &spec.fields;
+    let config_class = required_text(fields, "config_class").map_err(Rejection::Spec)?;
     if provider_type != entry.provider_type {
         return Err(Rejection::Spec(SpecError::ProviderTypeMismatch {
             configured: entry.provider_type.clone(),
@@ -263,7 +295,7 @@ pub(crate) fn validate(
             declared: api.to_string(),
         }));
     }
-    let module = required_text(&fields, "module").map_err(Rejection::Spec)?;
+    let module = required_text(fields, "module").map_err(Rejection::Spec)?;
     let pip_packages: Vec<String> = fields
         .get("pip_packages")
         .and_then(Value::as_array)
@@ -273,7 +305,7 @@ pub(crate) fn validate(
         .map(String::from)
         .collect();
     if let Some(implementation) = &report.implementation {
-        check_implementation(implementation, module, &pip_packages, &llama_stack.version)
+        check_implementation(implementation, module, &pip_packages, llama_stack)
             .map_err(Rejection::Import)?;
     }
     let config_schema = match &report.config {
@@ -303,12 +335,12 @@ pub(crate) fn validate(
             Some(startup.step.as_deref().unwrap_or("start-up")),
             exception,
             &pip_packages,
-            &llama_stack.version,
+            llama_stack,
         )));
     }
     Ok(ValidatedSpec {
-        fields,
-        class: spec.class,
+        fields: fields.clone(),
+        class: spec.class.clone(),
         config_schema,
         deferred_imports: startup.deferred,
     })
@@ -326,7 +358,33 @@ impl ValidatedSpec {
     }
 }
 
-fn no_spec(entry: &ProviderEntry, returned: &crate::import::Returned) -> SpecError {
+/// A spec whose class is not the installed server's `ProviderSpec`: most
+/// often one built on the other flavour's API package, found on the path.
+fn foreign_spec(spec: &SpecDescription, server: &LlamaStackFacts) -> SpecError {
+    let class_module = spec.class_module.clone().unwrap_or_default();
+    let api_package = server.distribution.api_package();
+    let advice = match Flavour::owning(&class_module) {
+        Some(built_for) if built_for != server.distribution => format!(
+            "The provider is built for {built_for}: install a release of it built for {} (its specs come from {api_package}). Having {} on the path lets the provider import, but the server does not take its specs.",
+            server.distribution,
+            built_for.api_package()
+        ),
+        _ => format!("Return a RemoteProviderSpec or InlineProviderSpec from {api_package}."),
+    };
+    SpecError::ForeignSpec {
+        class: spec.class.clone(),
+        class_module,
+        release: server.release(),
+        api_package,
+        advice,
+    }
+}
+
+fn no_spec(
+    entry: &ProviderEntry,
+    returned: &crate::import::Returned,
+    server: Flavour,
+) -> SpecError {
     if returned.kind == "list" {
         let offered: Vec<String> = returned
             .offered
@@ -356,7 +414,10 @@ fn no_spec(entry: &ProviderEntry, returned: &crate::import::Returned) -> SpecErr
         Some("NoneType") | None => "None".to_string(),
         Some(other) => format!("a {other}, not a ProviderSpec"),
     };
-    SpecError::NotASpec { returned }
+    SpecError::NotASpec {
+        returned,
+        api_package: server.api_package(),
+    }
 }
 
 fn required_text<'a>(
@@ -395,7 +456,7 @@ fn check_implementation(
     step: &Step,
     module: &str,
     pip_packages: &[String],
-    version: &str,
+    server: &LlamaStackFacts,
 ) -> Result<(), ImportError> {
     if let Some(exception) = step.exception.clone().filter(|_| !step.ok) {
         return Err(classify_startup(
@@ -403,7 +464,7 @@ fn check_implementation(
             None,
             exception,
             pip_packages,
-            version,
+            server,
         ));
     }
     if step.has_entry_point == Some(false) {

@@ -46,8 +46,7 @@ pub(crate) fn man_page() -> io::Result<Vec<u8>> {
     Ok(page)
 }
 
-const SEE_ALSO: &str =
-    "llama-stack pre-commit --help; llama-stack completions SHELL; llama stack run";
+const SEE_ALSO: &str = "llama-stack pre-commit --help; llama-stack completions SHELL; llama stack run; ogx run; ogx-preflight";
 
 /// `text` as roff body text: backslashes and hyphens escaped, and no line
 /// starting with a control character.

@@ -1,5 +1,6 @@
 //! `--exec` hands the process to the server only after a successful check,
 //! keeping the PID and the exit code; `--termination-log` records a failure.
+//! `ogx-preflight` is `llama-stack preflight`, in the same process.
 
 use std::fs;
 use std::process::{Command, Stdio};
@@ -8,8 +9,13 @@ use crate::support::{repo, test_virtualenv};
 
 fn preflight(run_yaml: &str, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
+    command.arg("preflight");
+    with_run_yaml(command, run_yaml, extra)
+}
+
+fn with_run_yaml(mut command: Command, run_yaml: &str, extra: &[&str]) -> Command {
     command
-        .args(["preflight", "--run-yaml", run_yaml])
+        .args(["--run-yaml", run_yaml])
         .args(extra)
         .current_dir(repo())
         .env("VIRTUAL_ENV", test_virtualenv())
@@ -35,6 +41,34 @@ fn a_passing_check_becomes_the_command_with_the_same_pid_and_exit_code() {
         "{stdout}"
     );
     assert!(stdout.ends_with(&format!("server-pid={pid}\n")), "{stdout}");
+}
+
+#[test]
+fn ogx_preflight_is_the_same_check_and_hands_the_same_process_over() {
+    let child = with_run_yaml(
+        Command::new(env!("CARGO_BIN_EXE_ogx-preflight")),
+        "testdata/runs/metadata.yaml",
+        &["--exec", "--", "sh", "-c", "echo server-pid=$$; exit 7"],
+    )
+    .spawn()
+    .expect("the binary runs");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("it ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(7), "{stdout}");
+    assert!(
+        stdout.contains("All providers validated successfully"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with(&format!("server-pid={pid}\n")), "{stdout}");
+    let failed = with_run_yaml(
+        Command::new(env!("CARGO_BIN_EXE_ogx-preflight")),
+        "testdata/runs/module_not_found.yaml",
+        &[],
+    )
+    .output()
+    .expect("the binary runs");
+    assert_eq!(failed.status.code(), Some(1));
 }
 
 #[test]

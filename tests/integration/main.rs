@@ -11,11 +11,12 @@
 //! - `native_fixtures`: the environments of the native-code golden cases, built
 //!   at test time from `testdata/native` and the cached foreign wheels.
 //! - `no_network`: a provider that connects is denied; nothing reaches the listener.
+//! - `ogx_home`: under ogx, checking leaves `~/.llama` where it is.
 //! - `pre_commit`: the repository's pre-commit hooks, run by the real
 //!   pre-commit in a throwaway git repository.
 //! - `progress`: the progress line on a pseudo-terminal.
-//! - `real_server`: preflight against real llama-stack releases and provider
-//!   packages, each verdict checked against the real server.
+//! - `real_server`: preflight against real llama-stack and ogx releases and
+//!   provider packages, each verdict checked against the real server.
 //! - `support`: paths to the repository and the test environments, scratch
 //!   directories.
 
@@ -25,6 +26,7 @@ mod codes;
 mod exec;
 mod native_fixtures;
 mod no_network;
+mod ogx_home;
 mod pre_commit;
 mod progress;
 mod real_server;

@@ -1,30 +1,40 @@
 //! The real-world suite: does preflight's verdict predict whether the real
-//! `llama stack run` serves?
+//! `llama stack run` or `ogx run` serves?
 //!
 //! Each directory in `testdata/real/` holds a `run.yaml`, a `case.yaml` (which
 //! environment, extra `PYTHONPATH` directories and variables, the expected
 //! preflight exit code, and, where the server starts although the
 //! configuration is wrong, the reason preflight must still fail it) and
 //! `expected.stdout`, preflight's exact text. For every case the test runs
-//! preflight, then starts the real server from the same environment in a
-//! network namespace of its own, where only loopback exists (so a config that
-//! names a real endpoint, like a shipped distribution's, reaches nothing), and
-//! waits a bounded time for `/v1/health` to answer 200, asked from inside that
-//! namespace. The server's exit code is not used: it exits 0 on some startup
-//! failures. The server writes only into a temporary HOME and SQLITE_STORE_DIR.
-//! Like an air-gapped image, it finds tiktoken's encoding pre-cached
-//! (`TIKTOKEN_CACHE_DIR`): vector_io providers load it when they start.
+//! preflight, then starts the real server from the same environment, bound to
+//! 127.0.0.1 on a free port, and waits a bounded time for `/v1/health` to
+//! answer 200. The server's exit code is not used: it exits 0 on most startup
+//! failures. The server runs in a private network namespace, where loopback
+//! is the only address (its health is asked from a thread that joins that
+//! namespace), and writes only into a temporary HOME, SQLITE_STORE_DIR and,
+//! for ogx, OGX_CONFIG_DIR. Like an air-gapped image, it finds tiktoken's
+//! encoding pre-cached (`TIKTOKEN_CACHE_DIR`): vector_io providers load it
+//! when they start.
+//!
+//! A case with `exec: true` runs preflight as a pod's entrypoint does:
+//! `--exec -- <the server's command>`. When it passes, the process it became
+//! is the server whose health is asked; when it fails, the same command is
+//! then started on its own, to see that the server fails too.
 //!
 //! `PREFLIGHT_BLESS=1` rewrites `expected.stdout` from the actual output.
 
 use std::collections::BTreeMap;
 use std::env;
+use std::ffi::OsString;
 use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -38,11 +48,14 @@ const SERVER_READY_LIMIT: Duration = Duration::from_secs(90);
 struct Case {
     /// What the case shows; printed when it fails.
     description: String,
-    /// `ls-0.7.3`, `ls-0.7.3-base` (providers only through PYTHONPATH) or `ls-0.6.1`.
+    /// `ls-0.7.3`, `ls-0.7.3-base` (providers only through PYTHONPATH),
+    /// `ls-0.6.1`, `ogx-1.5.0` or `ogx-1.0.4`.
     environment: String,
     /// Extra import directories: `deploy` (the --target install of the
-    /// providers), `incompatible` (a provider written for llama-stack 0.2) or
-    /// `drift` (mcp 2.x shadowing the 0.6.1 venv's mcp 1.x).
+    /// providers built for llama-stack 0.7), `incompatible` (a provider
+    /// written for llama-stack 0.2), `drift` (mcp 2.x shadowing the 0.6.1
+    /// venv's mcp 1.x), `llama-stack-api` (llama-stack's API package, for an
+    /// ogx venv) or `providers` (the fixture providers, for pf_ogx).
     #[serde(default)]
     pythonpath: Vec<String>,
     #[serde(default)]
@@ -50,9 +63,9 @@ struct Case {
     /// The run.yaml to use, relative to the repository, when it is not the
     /// case directory's own (the bundled example).
     run_yaml: Option<String>,
-    /// A run.yaml that the environment's llama-stack ships, relative to its
-    /// package directory (`distributions/starter/config.yaml`).
-    shipped_run_yaml: Option<String>,
+    /// A distribution the installed server ships (`starter`): its own
+    /// `config.yaml` is the run.yaml.
+    bundled: Option<String>,
     /// Extra preflight options, e.g. `--check-config`.
     #[serde(default)]
     args: Vec<String>,
@@ -67,16 +80,12 @@ struct Case {
     /// Text the failing server's log must show: the fault it stops at, for
     /// cases about which of two faults is met first.
     server_reports: Option<String>,
-}
-
-/// The `llama_stack` package directory of a virtualenv.
-fn llama_stack_package(venv: &Path) -> PathBuf {
-    fs::read_dir(venv.join("lib"))
-        .expect("the virtualenv's lib directory")
-        .flatten()
-        .map(|entry| entry.path().join("site-packages/llama_stack"))
-        .find(|package| package.is_dir())
-        .expect("llama_stack in the virtualenv")
+    /// Arguments added to the server's command (`--insecure`).
+    #[serde(default)]
+    server_args: Vec<String>,
+    /// Run preflight with `--exec -- <the server's command>` (see the module doc).
+    #[serde(default)]
+    exec: bool,
 }
 
 fn cache_path(variable: &str) -> PathBuf {
@@ -85,18 +94,68 @@ fn cache_path(variable: &str) -> PathBuf {
     }))
 }
 
-fn environment(name: &str) -> PathBuf {
-    let python = match name {
-        "ls-0.7.3" => return test_virtualenv(),
-        "ls-0.7.3-base" => cache_path("PREFLIGHT_PY_073_BASE"),
-        "ls-0.6.1" => cache_path("PREFLIGHT_PY_061"),
-        other => panic!("unknown environment {other}"),
-    };
-    python
-        .parent()
-        .and_then(Path::parent)
-        .expect("venv/bin/python")
-        .to_path_buf()
+/// A virtualenv with a server in it.
+struct Environment {
+    venv: PathBuf,
+    ogx: bool,
+}
+
+impl Environment {
+    fn named(name: &str) -> Environment {
+        let python = match name {
+            "ls-0.7.3" => test_virtualenv().join("bin/python"),
+            "ls-0.7.3-base" => cache_path("PREFLIGHT_PY_073_BASE"),
+            "ls-0.6.1" => cache_path("PREFLIGHT_PY_061"),
+            "ogx-1.5.0" => cache_path("PREFLIGHT_PY_OGX15"),
+            "ogx-1.0.4" => cache_path("PREFLIGHT_PY_OGX10"),
+            other => panic!("unknown environment {other}"),
+        };
+        let venv = python
+            .parent()
+            .and_then(Path::parent)
+            .expect("venv/bin/python")
+            .to_path_buf();
+        Environment {
+            venv,
+            ogx: name.starts_with("ogx-"),
+        }
+    }
+
+    /// The `config.yaml` of the distribution `name` that the server ships.
+    fn bundled_config(&self, name: &str) -> PathBuf {
+        let core = if self.ogx { "ogx" } else { "llama_stack" };
+        fs::read_dir(self.venv.join("lib"))
+            .expect("venv/lib")
+            .flatten()
+            .map(|python| {
+                python
+                    .path()
+                    .join("site-packages")
+                    .join(core)
+                    .join("distributions")
+                    .join(name)
+                    .join("config.yaml")
+            })
+            .find(|config| config.is_file())
+            .unwrap_or_else(|| panic!("no bundled distribution {name} in {}", self.venv.display()))
+    }
+
+    /// The command that starts the server on `port` with `run_yaml`.
+    fn server_command(&self, run_yaml: &Path, port: u16, extra: &[String]) -> Vec<OsString> {
+        let mut command: Vec<OsString> = if self.ogx {
+            vec![self.venv.join("bin/ogx").into(), "run".into()]
+        } else {
+            vec![
+                self.venv.join("bin/llama").into(),
+                "stack".into(),
+                "run".into(),
+            ]
+        };
+        command.push(run_yaml.into());
+        command.extend(["--port".into(), port.to_string().into()]);
+        command.extend(extra.iter().map(OsString::from));
+        command
+    }
 }
 
 fn pythonpath(entries: &[String]) -> String {
@@ -106,6 +165,8 @@ fn pythonpath(entries: &[String]) -> String {
             "deploy" => cache_path("PREFLIGHT_DEPLOY_073"),
             "incompatible" => cache_path("PREFLIGHT_INCOMPATIBLE_073"),
             "drift" => cache_path("PREFLIGHT_DRIFT_061"),
+            "llama-stack-api" => cache_path("PREFLIGHT_LLAMA_STACK_API_073"),
+            "providers" => repo().join("testdata/providers"),
             other => panic!("unknown pythonpath entry {other}"),
         })
         .map(|path| path.display().to_string())
@@ -113,115 +174,157 @@ fn pythonpath(entries: &[String]) -> String {
         .join(":")
 }
 
-/// Asks `/v1/health` on 127.0.0.1 (argv[1] the port) until it answers 200
-/// (exit 0), the server (argv[2] its pid) has ended, or argv[3] seconds have
-/// passed (exit 1). Run inside the server's network namespace.
-const WAIT_FOR_HEALTH: &str = r#"
-import socket, sys, time
-port, pid, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-deadline = time.monotonic() + limit
-while time.monotonic() < deadline:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-            connection.settimeout(2)
-            connection.sendall(b"GET /v1/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            if connection.recv(32).startswith(b"HTTP/1.1 200"):
-                sys.exit(0)
-    except OSError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            if stat.read().rpartition(")")[2].split()[0] in "ZX":
-                sys.exit(1)
-    except OSError:
-        sys.exit(1)
-    time.sleep(0.25)
-sys.exit(1)
-"#;
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
 
-/// The network namespace a process is in, as `/proc` names it.
-fn network_namespace(pid: &str) -> Option<PathBuf> {
-    fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+/// Whether `/v1/health` answers 200 on `port` in the network namespace of
+/// the process `pid`: asked from a thread that joins it, the only way in.
+fn serves_in_namespace_of(pid: u32, port: u16) -> bool {
+    let Ok(namespace) = fs::File::open(format!("/proc/{pid}/ns/net")) else {
+        return false;
+    };
+    thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // Only this thread moves; it ends right after the request.
+                #[allow(unsafe_code)]
+                let joined = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
+                joined && health_is_ok(port)
+            })
+            .join()
+            .unwrap_or(false)
+    })
+}
+
+fn health_is_ok(port: u16) -> bool {
+    let Ok(mut stream) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /v1/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = [0u8; 32];
+    let read = stream.read(&mut response).unwrap_or(0);
+    String::from_utf8_lossy(&response[..read]).starts_with("HTTP/1.1 200")
+}
+
+/// Where a server (or preflight that becomes one) runs: its temporary state
+/// and its log, removed when dropped.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(case: &str) -> Scratch {
+        let dir = env::temp_dir().join(format!("preflight-server-{case}-{}", std::process::id()));
+        #[allow(clippy::disallowed_methods)] // the server's own temporary state
+        fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch { dir }
+    }
+
+    /// `command` in a private network namespace (loopback only), with the
+    /// case's environment and the server's state in here; stdout and stderr
+    /// go to `<name>.stdout` and `<name>.stderr`.
+    fn spawn(&self, command: &[OsString], name: &str, setup: impl FnOnce(&mut Command)) -> Child {
+        let output = |stream: &str| {
+            #[allow(clippy::disallowed_methods)]
+            fs::File::create(self.dir.join(format!("{name}.{stream}"))).expect("log file")
+        };
+        let mut namespaced = Command::new("unshare");
+        namespaced
+            .args(["-rn", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+            .args(command)
+            .env("HOME", &self.dir)
+            .env("SQLITE_STORE_DIR", &self.dir)
+            .env("OGX_CONFIG_DIR", self.dir.join(".ogx"))
+            .env(
+                "TIKTOKEN_CACHE_DIR",
+                cached("PREFLIGHT_TIKTOKEN_CACHE", "tiktoken"),
+            )
+            .stdin(Stdio::null())
+            .stdout(output("stdout"))
+            .stderr(output("stderr"))
+            .process_group(0);
+        setup(&mut namespaced);
+        namespaced.spawn().expect("the command starts")
+    }
+
+    fn read(&self, file: &str) -> String {
+        fs::read_to_string(self.dir.join(file)).unwrap_or_default()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        #[allow(clippy::disallowed_methods)]
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits a bounded time for `child` to serve on `port`, then kills it with
+/// everything it started (it leads its own group). Returns whether it served
+/// and, when it ended by itself first, its exit code.
+fn served(mut child: Child, port: u16) -> (bool, Option<i32>) {
+    let started = Instant::now();
+    let mut served = false;
+    let mut ended = None;
+    while started.elapsed() < SERVER_READY_LIMIT {
+        if serves_in_namespace_of(child.id(), port) {
+            served = true;
+            break;
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            ended = status.code();
+            break;
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+    (served, ended)
+}
+
+/// The last lines of a log, for failure messages.
+fn tail(log: &str) -> String {
+    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 /// Starts the real server and reports whether it served, with its log tail.
 fn server_serves(
+    name: &str,
+    environment: &Environment,
     run_yaml: &Path,
-    venv: &Path,
+    case: &Case,
     pythonpath: &str,
     vars: &BTreeMap<String, String>,
 ) -> (bool, String) {
-    let scratch = env::temp_dir().join(format!(
-        "preflight-server-{}-{}",
-        run_yaml
-            .parent()
-            .and_then(Path::file_name)
-            .unwrap_or_default()
-            .to_string_lossy(),
-        std::process::id()
-    ));
-    #[allow(clippy::disallowed_methods)] // the server's own temporary state
-    fs::create_dir_all(&scratch).expect("scratch dir");
-    let log_path = scratch.join("server.log");
-    #[allow(clippy::disallowed_methods)]
-    let log = fs::File::create(&log_path).expect("log file");
-    // Any port is free in a namespace of its own.
-    let port = "8321";
-    let mut child = Command::new("unshare")
-        .args([
-            "--net",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$@\"",
-            "sh",
-        ])
-        .arg(venv.join("bin/llama"))
-        .args(["stack", "run"])
-        .arg(run_yaml)
-        .args(["--port", port])
-        .current_dir(&scratch)
-        .envs(vars)
-        .env("PYTHONPATH", pythonpath)
-        .env("HOME", &scratch)
-        .env("SQLITE_STORE_DIR", &scratch)
-        .env(
-            "TIKTOKEN_CACHE_DIR",
-            cached("PREFLIGHT_TIKTOKEN_CACHE", "tiktoken"),
-        )
-        .env_remove("VIRTUAL_ENV")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log handle"))
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .expect("unshare starts the real server");
-    let pid = child.id().to_string();
-    let ours = network_namespace("self");
-    while network_namespace(&pid) == ours && child.try_wait().expect("wait").is_none() {
-        thread::sleep(Duration::from_millis(10));
-    }
-    let served = Command::new("nsenter")
-        .arg(format!("--net=/proc/{pid}/ns/net"))
-        .arg("--")
-        .arg(venv.join("bin/python"))
-        .args(["-c", WAIT_FOR_HEALTH, port, &pid])
-        .arg(SERVER_READY_LIMIT.as_secs().to_string())
-        .status()
-        .is_ok_and(|status| status.success());
-    // The server leads its own group: kill it with everything it started.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .status();
-    let _ = child.wait();
-    let log = fs::read_to_string(&log_path).unwrap_or_default();
-    #[allow(clippy::disallowed_methods)]
-    let _ = fs::remove_dir_all(&scratch);
-    let tail: Vec<&str> = log.lines().rev().take(15).collect();
-    (
-        served,
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-    )
+    let scratch = Scratch::new(name);
+    let port = free_port();
+    let command = environment.server_command(run_yaml, port, &case.server_args);
+    let child = scratch.spawn(&command, "server", |server| {
+        server
+            .current_dir(&scratch.dir)
+            .envs(vars)
+            .env("PYTHONPATH", pythonpath)
+            .env_remove("VIRTUAL_ENV");
+    });
+    let (served, _) = served(child, port);
+    let log = scratch.read("server.stdout") + &scratch.read("server.stderr");
+    (served, tail(&log))
 }
 
 fn redact(text: &str, venv: &Path) -> String {
@@ -244,6 +347,10 @@ fn redact(text: &str, venv: &Path) -> String {
             env::var("PREFLIGHT_DRIFT_061").unwrap_or_default(),
             "[DRIFT]",
         ),
+        (
+            env::var("PREFLIGHT_LLAMA_STACK_API_073").unwrap_or_default(),
+            "[LLAMA_STACK_API]",
+        ),
         (venv.display().to_string(), "[VENV]"),
         (repo().display().to_string(), "[REPO]"),
     ];
@@ -255,13 +362,17 @@ fn redact(text: &str, venv: &Path) -> String {
     text
 }
 
+/// The last line of a passing report: with `--exec`, the server's own output
+/// follows it.
+const PASSED: &str = "All providers validated successfully\n";
+
 fn run_case(name: &str) {
     let case_dir = repo().join("testdata/real").join(name);
     let case: Case = serde_yaml_ng::from_str(
         &fs::read_to_string(case_dir.join("case.yaml")).expect("case.yaml"),
     )
     .expect("case.yaml is valid");
-    let venv = environment(&case.environment);
+    let environment = Environment::named(&case.environment);
     let pythonpath = pythonpath(&case.pythonpath);
     let mut vars = case.env.clone();
     vars.insert(
@@ -269,26 +380,54 @@ fn run_case(name: &str) {
         repo().join("testdata/real/did.json").display().to_string(),
     );
 
-    let run_yaml = match (&case.run_yaml, &case.shipped_run_yaml) {
+    let run_yaml = match (&case.run_yaml, &case.bundled) {
         (Some(path), _) => repo().join(path),
-        (None, Some(path)) => llama_stack_package(&venv).join(path),
+        (None, Some(name)) => environment.bundled_config(name),
         (None, None) => case_dir.join("run.yaml"),
     };
-    let mut preflight = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
-    preflight
-        .args(["preflight", "--run-yaml"])
-        .arg(&run_yaml)
-        .current_dir(repo())
-        .envs(&vars)
-        .env("VIRTUAL_ENV", &venv)
-        .env("PYTHONPATH", &pythonpath)
-        .env("NO_COLOR", "1");
-    preflight.args(&case.args);
+    let mut arguments: Vec<OsString> = vec![
+        "preflight".into(),
+        "--run-yaml".into(),
+        run_yaml.clone().into(),
+    ];
+    arguments.extend(case.args.iter().map(OsString::from));
     if let Some(dir) = &case.metadata_dir {
-        preflight.arg("--metadata-dir").arg(case_dir.join(dir));
+        arguments.extend(["--metadata-dir".into(), case_dir.join(dir).into()]);
     }
-    let output = preflight.output().expect("preflight runs");
-    let stdout = redact(&String::from_utf8_lossy(&output.stdout), &venv);
+    let preflight_env = |command: &mut Command| {
+        command
+            .envs(&vars)
+            .env("VIRTUAL_ENV", &environment.venv)
+            .env("PYTHONPATH", &pythonpath)
+            .env("NO_COLOR", "1");
+    };
+    let (stdout, code, verdict) = if case.exec {
+        let scratch = Scratch::new(name);
+        let port = free_port();
+        let mut command: Vec<OsString> = vec![env!("CARGO_BIN_EXE_llama-stack").into()];
+        command.extend(arguments);
+        command.extend(["--exec".into(), "--".into()]);
+        command.extend(environment.server_command(&run_yaml, port, &case.server_args));
+        let child = scratch.spawn(&command, "preflight", |preflight| {
+            preflight_env(preflight.current_dir(&scratch.dir));
+        });
+        let (served, ended) = served(child, port);
+        let output = scratch.read("preflight.stdout");
+        let report = match output.find(PASSED) {
+            Some(at) => output[..at + PASSED.len()].to_string(),
+            None => output,
+        };
+        let verdict = served.then(|| (true, String::new()));
+        (report, if served { Some(0) } else { ended }, verdict)
+    } else {
+        let mut preflight = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
+        preflight.args(&arguments).current_dir(repo());
+        preflight_env(&mut preflight);
+        let output = preflight.output().expect("preflight runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (stdout, output.status.code(), None)
+    };
+    let stdout = redact(&stdout, &environment.venv);
     let expected_path = case_dir.join("expected.stdout");
     if env::var_os("PREFLIGHT_BLESS").is_some() {
         #[allow(clippy::disallowed_methods)] // blessing golden files is the point
@@ -301,13 +440,16 @@ fn run_case(name: &str) {
         case.description
     );
     assert_eq!(
-        output.status.code(),
+        code,
         Some(case.preflight_exit),
         "{name}: preflight exit code ({})\n{stdout}",
         case.description
     );
 
-    let (served, log_tail) = server_serves(&run_yaml, &venv, &pythonpath, &vars);
+    // Unless preflight became the server that served, the server is started
+    // on its own with the same command.
+    let (served, log_tail) = verdict
+        .unwrap_or_else(|| server_serves(name, &environment, &run_yaml, &case, &pythonpath, &vars));
     if let Some(reason) = &case.needs_network {
         assert!(
             !served && case.preflight_exit == 0,
@@ -397,6 +539,22 @@ real_cases!(
     config_refused_by_dataclass,
     deprecated_in_tree_type,
     deprecated_type_replaced,
+    ogx_valid_in_tree,
+    ogx_valid_external_exec,
+    ogx10_valid_in_tree,
+    ogx_provider_built_for_llama_stack,
+    ogx_llama_stack_api_on_path,
+    ogx_removed_api_section,
+    ogx_removed_api_empty_section,
+    ogx_removed_provider_type,
+    ogx_apis_removed_api,
+    ogx_apis_not_provided,
+    ogx10_apis_not_provided,
+    ogx_dependency_router_not_served,
+    ogx_tls_required_exec,
+    ogx_tls_insecure_flag_exec,
+    ogx_tls_warning,
+    ogx_starter,
     declared_package_not_needed,
     starter_distribution,
     duplicate_shadows_missing_package,
