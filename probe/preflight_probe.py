@@ -4,8 +4,10 @@ The Rust driver runs this file as `python -B -P -c <this source> <mode> [request
 and reads one JSON document from the last line of stdout. It never writes files.
 
 Modes:
-  provider REQUEST   import one provider the way the server does (llama-stack or ogx) and
-                     describe what get_provider_spec() returned. REQUEST is JSON:
+  provider REQUEST   import one provider the way the server does (llama-stack or ogx),
+                     describe what get_provider_spec() returned, and import
+                     what the server's start-up of it imports (see
+                     follow_startup()). REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
   serve OPTIONS      print the interpreter's facts at once, then the server's
                      API layout once its core is imported (two documents; see

@@ -3,7 +3,9 @@
 //! The probe imports the provider the way the server does (`<module>.provider`
 //! and `get_provider_spec()` for external providers, the in-tree registry for
 //! the others), then imports what the server imports before it runs provider
-//! code: the spec's `module` and its `config_class`. This module sends the
+//! code: the spec's `module` and its `config_class`, and what creating the
+//! provider imports (the entry point's lazy imports, the constructor's and
+//! `initialize()`'s, without running anything else). This module sends the
 //! request, classifies every way that can fail, and names the root cause where
 //! the server would print a misleading one: a `ModuleNotFoundError` anywhere
 //! under `pkg.provider` becomes "get_provider_spec not found" in the server,

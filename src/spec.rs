@@ -9,7 +9,8 @@
 //! spec must be an instance of the installed server's own `ProviderSpec`, as
 //! the server's pydantic model of a provider requires (a `llama_stack_api`
 //! spec found on the path under ogx is not). The spec's `module` must import
-//! and export the entry point the server calls.
+//! and export the entry point the server calls, and what the server's
+//! start-up of the provider imports after it must be installed.
 
 use miette::Diagnostic;
 use serde::Serialize;
