@@ -247,6 +247,11 @@ pub(crate) fn check(
                 return Err((Some(index), Failure::new(Some(context()), error)));
             }
         }
+        // Declared packages can be said not to be needed only once every
+        // start-up import ran.
+        let Some(deferred) = &spec.deferred_imports else {
+            continue;
+        };
         let pip_packages: Vec<String> = list_field(&spec.fields, "pip_packages")
             .map(String::from)
             .collect();
@@ -255,7 +260,7 @@ pub(crate) fn check(
             warnings.push(Warning {
                 provider_id: provider.entry.provider_id.clone(),
                 code: "preflight::cross::declared_packages_missing",
-                message: declared_but_not_needed(&unmet, &spec.deferred_imports),
+                message: declared_but_not_needed(&unmet, deferred),
                 mismatch: None,
             });
         }

@@ -250,8 +250,10 @@ pub(crate) struct ValidatedSpec {
     pub(crate) class: String,
     pub(crate) config_schema: Option<Value>,
     /// Imports of modules that are not installed, off the start-up path:
-    /// when the server would need them.
-    pub(crate) deferred_imports: Vec<DeferredImport>,
+    /// when the server would need them. `None` when start-up imports were not
+    /// all run (a worker provider whose creation fails, a spec only looked
+    /// up), so that nothing can be said to be not needed.
+    pub(crate) deferred_imports: Option<Vec<DeferredImport>>,
 }
 
 /// Validates the probe's report for an enabled `entry` (the server never looks
@@ -331,19 +333,33 @@ pub(crate) fn validate(
     }
     let startup = report.startup.unwrap_or_default();
     if let Some(exception) = startup.exception.filter(|_| !startup.ok) {
-        return Err(Rejection::Import(classify_startup(
+        let failure = classify_startup(
             module,
             Some(startup.step.as_deref().unwrap_or("start-up")),
             exception,
             &pip_packages,
             llama_stack,
-        )));
+        );
+        // ogx creates such a provider in its worker processes, when they
+        // first need it: the server starts whatever that creation meets.
+        if fields.get("execution_mode").and_then(Value::as_str) != Some("worker") {
+            return Err(Rejection::Import(failure));
+        }
+        warnings.push(Warning {
+            provider_id: entry.provider_id.clone(),
+            code: "preflight::import::worker_startup_failed",
+            message: format!(
+                "{failure}; it runs in the server's worker processes (execution_mode: worker), which create it only when they first need it, so the server starts and what it sends to this provider fails. {}",
+                failure.help().map(|help| help.to_string()).unwrap_or_default()
+            ),
+            mismatch: None,
+        });
     }
     Ok(ValidatedSpec {
         fields: fields.clone(),
         class: spec.class.clone(),
         config_schema,
-        deferred_imports: startup.deferred,
+        deferred_imports: startup.ok.then_some(startup.deferred),
     })
 }
 
@@ -354,7 +370,7 @@ impl ValidatedSpec {
             fields: spec.fields,
             class: spec.class,
             config_schema: None,
-            deferred_imports: Vec::new(),
+            deferred_imports: None,
         }
     }
 }

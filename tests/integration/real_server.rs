@@ -561,4 +561,5 @@ real_cases!(
     declared_package_needed_later,
     endpoint_unreachable,
     duplicate_shadowed_module_still_imported,
+    ogx_worker_provider_missing_module,
 );
