@@ -764,7 +764,7 @@ def follow_spec(document, spec, request):
         if config is not None:
             document["config_check"] = import_step(lambda: build_config(config_class, config))
     if document.get("implementation", {}).get("has_entry_point"):
-        document["startup"] = startup_step(module_name, entry)
+        document["startup"] = startup_step(module_name, entry, fields.get("pip_packages"))
     return document
 
 
@@ -817,11 +817,13 @@ class StartupImportFailed(Exception):
         self.cause = cause
 
 
-def startup_step(module_name, entry):
+def startup_step(module_name, entry, pip_packages):
     """The imports the server's start-up of the provider runs after it has
     imported the spec's module, run here: on failure, which step met it.
     Anything else going wrong only means the path cannot be followed further:
-    the server is not worse off for it, so neither is the verdict."""
+    the server is not worse off for it, so neither is the verdict. The later
+    imports are looked for only when a declared package is not installed,
+    the only case the driver asks about them."""
     where = {}
     try:
         scanned = follow_startup(module_name, entry, where)
@@ -830,9 +832,28 @@ def startup_step(module_name, entry):
     except Exception:  # noqa: BLE001 - preflight's own reading of provider code
         scanned = set()
     try:
-        return {"ok": True, "deferred": missing_deferred_imports(module_name, scanned)}
+        deferred = missing_deferred_imports(module_name, scanned) if declares_absent(pip_packages) else []
     except Exception:  # noqa: BLE001
-        return {"ok": True, "deferred": []}
+        deferred = []
+    return {"ok": True, "deferred": deferred}
+
+
+def declares_absent(pip_packages):
+    """Whether a distribution `pip_packages` names is not installed, by its
+    name alone (the driver judges versions and markers). A word that is not a
+    name (a version, an option's value) only errs towards looking."""
+    import importlib.metadata
+
+    for entry in pip_packages if isinstance(pip_packages, list) else []:
+        for word in str(entry).split():
+            name = word.split("[")[0].split(";")[0].rstrip(",")
+            if word.startswith("-") or not name[:1].isalnum():
+                continue
+            try:
+                importlib.metadata.distribution(name)
+            except (importlib.metadata.PackageNotFoundError, ValueError):
+                return True
+    return False
 
 
 def follow_startup(module_name, entry, where):

@@ -270,13 +270,17 @@ pub(crate) fn check(
     Ok(())
 }
 
-/// The warning for declared packages that are not installed, in a provider
-/// whose start-up imports all succeeded: each with when the server would
-/// need it, where an import of it off the start-up path says.
+/// The warning for declared packages that are missing or out of range, in a
+/// provider whose start-up imports all succeeded: each missing one with when
+/// the server would need it, where an import of it off the start-up path
+/// says.
 fn declared_but_not_needed(unmet: &[UnmetRequirement], deferred: &[DeferredImport]) -> String {
     let each: Vec<String> = unmet
         .iter()
         .map(|requirement| {
+            if requirement.installed.is_some() {
+                return requirement.describe();
+            }
             let needed = match deferred
                 .iter()
                 .find(|import| requirement.provides(&import.module))
@@ -517,7 +521,7 @@ mod tests {
             declared_but_not_needed(&unmet, &deferred),
             "pip_packages declares what is not installed but not needed to start the provider: \
              sentence-transformers (not installed), needed when Mixin._load() runs (/x/mixin.py line 12); \
-             h11>=0.16.0 (0.14.0 is installed), imported nowhere in the provider's code"
+             h11>=0.16.0 (0.14.0 is installed)"
         );
     }
 
