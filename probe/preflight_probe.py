@@ -81,6 +81,8 @@ WRITE_EVENTS = {
     "shutil.rmtree",
     "shutil.move",
     "shutil.copyfile",
+    "os.setxattr",
+    "os.removexattr",
 }
 NETWORK_EVENTS = {
     "socket.connect",
@@ -93,9 +95,21 @@ NETWORK_EVENTS = {
 }
 PROGRAM_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"}
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+# Devices that may be opened for writing: what goes there is thrown away or
+# shown, never stored (the kernel layer allows the same ones).
+WRITABLE_DEVICES = {"/dev/null", "/dev/zero", "/dev/full", "/dev/tty"}
+# SQLite's authorizer code for ATTACH, which VACUUM INTO also goes through.
+SQLITE_ATTACH = 24
 
 
 STDLIB = os.path.dirname(os.__file__) + os.sep
+
+# Taken before any provider code runs: a provider may replace json.dumps or
+# os.write at import (some patch json for speed), and its own result must
+# still reach the driver intact.
+ENCODE_RESULT = json.JSONEncoder(ensure_ascii=True).encode
+WRITE = os.write
+EXIT = os._exit
 
 
 def started_by_stdlib():
@@ -111,7 +125,10 @@ class Sandbox:
     """Denies writes and network access from here on, and records every attempt.
 
     An audit hook cannot be removed, and it sees what provider code does
-    through Python (C code calling libc directly is out of its reach). A denied
+    through Python; the few writes Python raises no event for (os.mkfifo,
+    os.mknod, SQLite's ATTACH and VACUUM INTO) are caught here too. C code
+    calling libc, programs and child interpreters are out of its reach: the
+    kernel layer the driver starts the interpreter in covers those. A denied
     operation raises PermissionError inside the provider; the attempt is
     reported whether or not the provider catches that.
     """
@@ -126,18 +143,53 @@ class Sandbox:
         import tempfile
 
         tempfile.tempdir = next((os.environ[v] for v in ("TMPDIR", "TEMP", "TMP") if os.environ.get(v)), "/tmp")
+        if not allow_writes:
+            self.cover_unaudited_writes()
         sys.addaudithook(self.hook)
+
+    def cover_unaudited_writes(self):
+        """os.mkfifo and os.mknod raise no audit event, nor do SQL statements
+        that write files (ATTACH, VACUUM INTO) on an allowed in-memory
+        database: replace the functions, and give every connection an
+        authorizer. The warm parent has imported sqlite3 already."""
+        import posix
+
+        for name in ("mkfifo", "mknod"):
+            setattr(posix, name, self.refuse(name))
+            setattr(os, name, getattr(posix, name))
+        try:
+            import sqlite3
+        except ImportError:  # a Python built without SQLite: nothing to cover
+            return
+        connect = sqlite3.connect
+
+        def authorized_connect(*args, **kwargs):
+            connection = connect(*args, **kwargs)
+            connection.set_authorizer(self.sqlite_authorizer)
+            return connection
+
+        for module in (sqlite3, sqlite3.dbapi2, sys.modules["_sqlite3"]):
+            module.connect = authorized_connect
+
+    def refuse(self, name):
+        def refused(path, *args, **kwargs):
+            self.deny("os." + name, path)
+
+        refused.__name__ = name
+        return refused
 
     def hook(self, event, args):
         if event == "open":
             path, flags = args[0], args[2]
             if isinstance(path, int) or not isinstance(flags, int) or not flags & WRITE_FLAGS:
                 return
-            if str(path).startswith("/dev/") or self.allow_writes:
+            if self.allow_writes or stores_nothing(path):
                 return
             self.deny("write", path)
         elif event in WRITE_EVENTS and not self.allow_writes:
             self.deny(event, args[0] if args else "")
+        elif event == "socket.bind" and not self.allow_writes and len(args) > 1 and names_a_file(args[1]):
+            self.deny("socket.bind", args[1])
         elif event == "sqlite3.connect" and not self.allow_writes and args and args[0] != ":memory:":
             # Connecting creates the database file when it does not exist.
             self.deny(event, args[0])
@@ -147,13 +199,42 @@ class Sandbox:
         elif event in PROGRAM_EVENTS and len(self.programs) < 20 and not started_by_stdlib():
             self.programs.append({"operation": event, "target": safe_text(args[0] if args else "")})
 
-    def deny(self, operation, target):
+    def sqlite_authorizer(self, action, name, *_):
+        """ATTACH and VACUUM INTO write the database file they name."""
+        if action == SQLITE_ATTACH and name not in ("", ":memory:"):
+            self.record("sqlite3 ATTACH or VACUUM INTO", name)
+            return 1  # SQLITE_DENY: the statement fails with "not authorized"
+        return 0
+
+    def record(self, operation, target):
         if len(self.denied) < 20:
             self.denied.append({"operation": operation, "target": safe_text(target)})
+
+    def deny(self, operation, target):
+        self.record(operation, target)
         raise PermissionError(f"llama-stack preflight denied {operation} {target!r}: it never writes or connects")
 
     def report(self, changed):
         return {"denied": self.denied, "programs": self.programs, "changed": changed}
+
+
+def stores_nothing(path):
+    """Whether opening `path` for writing stores nothing: one of the writable
+    devices, or a pipe or socket the process already holds (/dev/stdout).
+    The path is resolved first: /dev/../home/x and /dev/shm/x are files."""
+    try:
+        resolved = os.path.realpath(os.fsdecode(path))
+    except (TypeError, ValueError, OSError):
+        return False
+    folder, _, name = resolved.rpartition("/")
+    held = folder.startswith("/proc/") and folder.endswith("/fd") and name.startswith(("pipe:[", "socket:["))
+    return resolved in WRITABLE_DEVICES or held
+
+
+def names_a_file(address):
+    """Whether a socket address is a path, which binding creates as a file
+    (abstract unix addresses start with a NUL byte and create nothing)."""
+    return isinstance(address, (str, bytes)) and len(address) > 0 and address[:1] not in ("\0", b"\0")
 
 
 def process_state():
@@ -212,7 +293,7 @@ def answer(mode, argument, result_fd):
     emit(result_fd, document)
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.
-    os._exit(0)
+    EXIT(0)
 
 
 def serve(argument):
@@ -234,14 +315,14 @@ def serve(argument):
         layout["isolation"] = warm_up(layout["layout"])
     emit(control, layout)
     if layout.get("isolation", {}).get("mode") != "fork":
-        os._exit(0)
+        EXIT(0)
     for line in iter(sys.stdin.buffer.readline, b""):
         try:
             answered = supervise(json.loads(line), control)
         except OSError as exc:  # no process or pipe left for the check
             answered = {"event": "ended", "ending": "not_started", "message": safe_text(str(exc))}
         emit(control, answered)
-    os._exit(0)
+    EXIT(0)
 
 
 def package_found(module):
@@ -264,6 +345,12 @@ def warm_up(layout):
             importlib.import_module(registry_module(api))
         except BaseException:  # noqa: BLE001 - the child that needs it meets the same failure
             pass
+    # The sandbox of every check wraps sqlite3.connect; importing it once
+    # here spares each check the import.
+    try:
+        import sqlite3  # noqa: F401
+    except ImportError:
+        pass
     try:
         threads = len(os.listdir("/proc/self/task"))
     except OSError:
@@ -296,7 +383,7 @@ def supervise(check, control):
                 os.close(fd)
             answer(check["mode"], check["argument"], result_w)
         finally:
-            os._exit(70)
+            EXIT(70)
     try:
         os.setpgid(pid, pid)
     except OSError:
@@ -346,19 +433,21 @@ def supervise(check, control):
 
 def group_members(group):
     """Names of the processes still running in `group`, its leader aside:
-    what a check left behind when it ended."""
+    what a check left behind when it ended. Found by number: a process name
+    is any 15 bytes (not UTF-8, with parentheses or newlines), so the fields
+    are read after its last ")" and the name is shown escaped."""
     names = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == group:
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read().decode("utf-8", "replace")
+                stat = handle.read()
         except OSError:
             continue
-        name, fields = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(group):
-            names.append(name)
+        name, fields = stat[stat.find(b"(") + 1 : stat.rfind(b")")], stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != b"Z" and fields[2] == str(group).encode():
+            names.append("".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in name))
     return names
 
 
@@ -368,9 +457,9 @@ def process_ending(status):
 
 
 def emit(fd, document):
-    data = b"\n" + json.dumps(jsonable(document), default=safe_text).encode("ascii") + b"\n"
+    data = b"\n" + ENCODE_RESULT(jsonable(document)).encode("ascii") + b"\n"
     while data:
-        data = data[os.write(fd, data) :]
+        data = data[WRITE(fd, data) :]
 
 
 def jsonable(value, depth=0):

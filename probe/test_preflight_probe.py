@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -384,6 +385,55 @@ class SandboxTests(unittest.TestCase):
         self.assertEqual(document["sandbox"]["programs"][0]["operation"], "subprocess.Popen")
         self.assertEqual(document["sandbox"]["denied"], [])
 
+    def test_paths_are_resolved_before_they_count_as_devices(self):
+        read_end, write_end = os.pipe()
+        self.addCleanup(os.close, read_end)
+        self.addCleanup(os.close, write_end)
+        for path in ("/dev/null", "/dev/./null", b"/dev/zero", f"/proc/self/fd/{write_end}"):
+            self.assertTrue(probe.stores_nothing(path), path)
+        for path in ("/dev/../tmp/x", "/dev/shm/x", "/tmp/x", "relative", 3.5):
+            self.assertFalse(probe.stores_nothing(path), path)
+
+    def test_writes_through_dev_paths_are_denied(self):
+        document, _ = run_probe("provider", request("pf_writes_under_dev", "remote::pf_writes_under_dev"))
+        self.assertEqual(
+            document["sandbox"]["denied"],
+            [
+                {"operation": "write", "target": "/dev/../tmp/pf-preflight-must-not-exist.txt"},
+                {"operation": "write", "target": "/dev/shm/pf-preflight-must-not-exist.txt"},
+            ],
+        )
+
+    def test_writes_python_raises_no_audit_event_for_are_denied(self):
+        document, _ = run_probe("provider", request("pf_makes_special_files", "remote::pf_makes_special_files"))
+        self.assertEqual(
+            [attempt["operation"] for attempt in document["sandbox"]["denied"]], ["os.mkfifo", "os.mknod"]
+        )
+        document, _ = run_probe("provider", request("pf_sqlite_writes", "remote::pf_sqlite_writes"))
+        self.assertEqual(
+            [attempt["target"] for attempt in document["sandbox"]["denied"]],
+            ["/tmp/pf-preflight-must-not-exist.attached", "/tmp/pf-preflight-must-not-exist.vacuumed"],
+        )
+
+    def test_a_python_built_without_sqlite_is_still_sandboxed(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            os.makedirs(os.path.join(scratch, "sqlite3"))
+            with open(os.path.join(scratch, "sqlite3", "__init__.py"), "w") as handle:
+                handle.write("raise ImportError('built without SQLite')\n")
+            target = os.path.join(scratch, "written.txt")
+            pythonpath = os.pathsep.join([scratch, os.environ.get("PYTHONPATH", "")])
+            document, _ = run_probe(
+                "provider",
+                request("pf_writes_file", "remote::pf_writes_file"),
+                env={"PF_WRITE_TARGET": target, "PYTHONPATH": pythonpath},
+            )
+        self.assertEqual(document["sandbox"]["denied"], [{"operation": "write", "target": target}])
+
+    def test_a_provider_that_replaces_json_dumps_cannot_spoil_its_result(self):
+        document, _ = run_probe("provider", request("pf_patches_json", "remote::pf_patches_json"))
+        self.assertEqual(document["result"], "ok" if HAS_LLAMA_STACK else "error")
+        self.assertEqual(document["sandbox"]["denied"], [])
+
 
 class WarmParent:
     """The probe's serve mode, driven the way the Rust driver drives it."""
@@ -495,6 +545,19 @@ class WarmParentTests(unittest.TestCase):
             _, ended = parent.check(request("pf_leaves_sleep", "remote::x"))
         self.assertEqual(ended["leftovers"], ["sleep"])
         self.assertEqual(result_of(ended)["kind"], "get_provider_spec_missing")
+
+    def test_any_process_name_is_reported_escaped(self):
+        # A group whose member names itself with bytes that are not UTF-8, ")" and a newline.
+        leader = subprocess.Popen(
+            ["sh", "-c", "sh -c 'printf \"\\377)\\n\" > /proc/self/comm; sleep 30; true' & wait"],
+            start_new_session=True,
+        )
+        self.addCleanup(leader.wait)
+        self.addCleanup(os.killpg, leader.pid, 9)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "\\xff)\\x0a" not in probe.group_members(leader.pid):
+            time.sleep(0.05)
+        self.assertIn("\\xff)\\x0a", probe.group_members(leader.pid))
 
     def test_provider_output_never_reaches_the_parents_stdout(self):
         _, ended = self.parent.check(request("pf_stdout_spam", "remote::pf_stdout_spam"))

@@ -33,7 +33,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning, inline};
 use crate::flavour::Flavour;
 use crate::import::DeferredImport;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
@@ -92,9 +92,9 @@ impl PhaseError for CrossProviderError {
     fn details(&self) -> Option<String> {
         match self {
             CrossProviderError::DeprecationError { message, .. } => {
-                Some(format!("Deprecation: {message}"))
+                Some(inline(&format!("Deprecation: {message}")))
             }
-            CrossProviderError::MissingDependency { why, .. } => Some(why.clone()),
+            CrossProviderError::MissingDependency { why, .. } => Some(inline(why)),
             CrossProviderError::ApiNotProvided { name, .. } => Some(format!(
                 "The server initialises every provider and then fails with KeyError: <Api.{name}: '{name}'>."
             )),

@@ -140,6 +140,16 @@ pub(crate) struct Warning {
     pub(crate) mismatch: Option<FieldComparison>,
 }
 
+/// `text` fit to stand in one line of a report: every line break in it
+/// (`\n`, `\r\n` or a lone `\r`) goes on to a line indented by two spaces.
+/// Provider text (an exception message, a deprecation notice) may hold
+/// "\nPASS ..." or "\nERROR: ..."; so it can never start a report line.
+pub(crate) fn inline(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\n  ")
+}
+
 /// Indents every line of `text` by two spaces, the way the spec shows tracebacks.
 pub(crate) fn indented(text: &str) -> String {
     text.trim_end()
@@ -153,4 +163,18 @@ pub(crate) fn indented(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_can_never_start_a_report_line() {
+        assert_eq!(
+            inline("boom\nPASS  x\r\nERROR: y\rAll providers validated successfully"),
+            "boom\n  PASS  x\n  ERROR: y\n  All providers validated successfully"
+        );
+        assert_eq!(inline("one line"), "one line");
+    }
 }

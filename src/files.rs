@@ -1,10 +1,12 @@
-//! Reads the operator's files (run.yaml, metadata) without ever waiting on them.
+//! Reads files (run.yaml, metadata, dist-info, native files, the loader's
+//! configuration) without ever waiting on them.
 //!
 //! Only regular files are read, and only up to a limit: the file is opened
 //! without blocking (opening a FIFO would otherwise wait for a writer), its
 //! type is checked on the open handle (no window for a swap after a check by
-//! name), and the read stops one byte past the limit, so a FIFO, a device, a
-//! huge file or one that grows while it is read cannot stall or swamp a run.
+//! name), and the read stops at the limit, so a FIFO, a device, a huge file or
+//! one that grows while it is read cannot stall or swamp a run. Every file
+//! preflight reads goes through here.
 
 use std::fs;
 use std::io::{self, Read};
@@ -35,12 +37,8 @@ impl ReadError {
     }
 }
 
-/// The bytes of the regular file at `path`, if it holds at most `limit` bytes.
-pub(crate) fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let io_error = |err: io::Error| match err.kind() {
-        io::ErrorKind::NotFound => ReadError::NotFound,
-        _ => ReadError::Io(err),
-    };
+/// The regular file at `path`, opened for reading without blocking.
+pub(crate) fn open_regular(path: &Path) -> Result<fs::File, ReadError> {
     #[allow(clippy::disallowed_methods)] // read-only: only `.read(true)` is set
     let file = fs::OpenOptions::new()
         .read(true)
@@ -54,14 +52,33 @@ pub(crate) fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError
     if !file_type.is_file() {
         return Err(ReadError::NotRegular(special_kind(file_type)));
     }
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
+    Ok(file)
+}
+
+/// The bytes of the regular file at `path`, if it holds at most `limit` bytes.
+pub(crate) fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let bytes = read_prefix(path, limit.saturating_add(1))?;
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge);
     }
     Ok(bytes)
+}
+
+/// The first `limit` bytes (or all) of the regular file at `path`.
+pub(crate) fn read_prefix(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    open_regular(path)?
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    Ok(bytes)
+}
+
+fn io_error(err: io::Error) -> ReadError {
+    match err.kind() {
+        io::ErrorKind::NotFound => ReadError::NotFound,
+        _ => ReadError::Io(err),
+    }
 }
 
 fn special_kind(file_type: fs::FileType) -> &'static str {
@@ -100,5 +117,21 @@ mod tests {
             Err(ReadError::TooLarge)
         ));
         assert!(read_regular(&manifest, 1 << 20).is_ok_and(|bytes| bytes.len() > 10));
+        assert!(read_prefix(&manifest, 10).is_ok_and(|bytes| bytes.len() == 10));
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        assert!(matches!(
+            read_prefix(&fifo, 10),
+            Err(ReadError::NotRegular("a FIFO (named pipe)"))
+        ));
     }
 }

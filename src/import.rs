@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Phase, PhaseError, indented};
+use crate::diagnostics::{Phase, PhaseError, indented, inline};
 use crate::flavour::Flavour;
 use crate::installed::requirement_providing;
 use crate::interpreter::LlamaStackFacts;
@@ -508,24 +508,26 @@ impl PhaseError for ImportError {
         match self {
             ImportError::DependencyMissing {
                 target, dependency, ..
-            } => Some(format!(
+            } => Some(inline(&format!(
                 "The provider package was found, but importing {target} needs the module '{dependency}', which is not installed. The server reports this as \"get_provider_spec not found\"."
-            )),
+            ))),
             ImportError::StartupModuleMissing {
                 step,
                 provided_by,
                 exception,
                 ..
             } => Some(format!(
-                "Start-up imports it {step}, along this chain:\n{}\n{provided_by}",
+                "Start-up imports it {}, along this chain:\n{}\n{}",
+                inline(step),
                 indented(
                     &exception
                         .frames
                         .iter()
-                        .map(ToString::to_string)
+                        .map(|frame| inline(&frame.to_string()))
                         .collect::<Vec<_>>()
                         .join("\n")
-                )
+                ),
+                inline(provided_by)
             )),
             ImportError::IncompatibleLlamaStack {
                 missing,
@@ -533,16 +535,16 @@ impl PhaseError for ImportError {
                 release,
                 server,
                 ..
-            } => Some(format!(
+            } => Some(inline(&format!(
                 "Importing {target} needs the module '{missing}', which {release} does not have: the provider was written for another {server} release."
-            )),
+            ))),
             ImportError::BuiltForOtherServer {
                 missing,
                 target,
                 built_for,
                 release,
                 ..
-            } => Some(format!(
+            } => Some(inline(&format!(
                 "Importing {target} needs {}, {built_for}'s own {}, which {release} does not have: {}. The server reports this as \"get_provider_spec not found\".",
                 missing
                     .iter()
@@ -551,21 +553,21 @@ impl PhaseError for ImportError {
                     .join(" and then, as its fallback, "),
                 if missing.len() > 1 { "packages" } else { "package" },
                 renamed(*built_for, release),
-            )),
+            ))),
             ImportError::SharedLibraryMissing {
                 library, exception, ..
             } => exception.root_path.as_ref().map(|file| {
-                format!("Loading {file} needs {library}, directly or through a library it links to; the loader found it neither through the file's RPATH/RUNPATH nor on LD_LIBRARY_PATH, in /etc/ld.so.cache or in the system library directories.")
+                inline(&format!("Loading {file} needs {library}, directly or through a library it links to; the loader found it neither through the file's RPATH/RUNPATH nor on LD_LIBRARY_PATH, in /etc/ld.so.cache or in the system library directories."))
             }),
             ImportError::UndefinedSymbol {
                 symbol, exception, ..
             } => exception
                 .root_path
                 .as_ref()
-                .map(|file| format!("Loading {file} needs {symbol}, which none of the libraries it was linked with at load time defines.")),
-            ImportError::NoProviderModule { package, .. } => Some(format!(
+                .map(|file| inline(&format!("Loading {file} needs {symbol}, which none of the libraries it was linked with at load time defines."))),
+            ImportError::NoProviderModule { package, .. } => Some(inline(&format!(
                 "The package '{package}' is installed, but '{package}.provider' does not exist."
-            )),
+            ))),
             ImportError::SandboxDenied { attempts } => Some(format!(
                 "Denied (nothing was written or sent):\n{}",
                 indented(&attempts.join("\n"))
@@ -578,17 +580,23 @@ impl PhaseError for ImportError {
                 indented(&processes.join("\n"))
             )),
             ImportError::SpecUnreadable { summary, .. } => {
-                Some(format!("Reading the returned object raised {summary}"))
+                Some(inline(&format!("Reading the returned object raised {summary}")))
             }
             ImportError::ImportFailed {
                 exception, command, ..
             }
             | ImportError::GetProviderSpecRaised {
                 exception, command, ..
-            } if is_process_ending(exception) => Some(format!(
+            } if is_process_ending(exception) => Some(inline(&format!(
                 "{} is not an error the server catches: it stops `{command}` before it serves.",
                 exception.kind
-            )),
+            ))),
+            ImportError::ImportFailed { exception, .. }
+            | ImportError::GetProviderSpecRaised { exception, .. }
+                if is_sandbox_refusal(exception) =>
+            {
+                Some(SANDBOX_REFUSAL.to_string())
+            }
             ImportError::Crashed {
                 signal: libc::SIGKILL,
                 stderr,
@@ -598,7 +606,7 @@ impl PhaseError for ImportError {
             ),
             ImportError::UnknownProviderType { offered, .. }
             | ImportError::RemovedProviderType { offered, .. } => {
-                Some(format!("Available: {}", offered.join(", ")))
+                Some(inline(&format!("Available: {}", offered.join(", "))))
             }
             ImportError::Timeout { stderr, .. }
             | ImportError::Crashed { stderr, .. }
@@ -852,6 +860,16 @@ pub(crate) fn classify_startup(
         exception,
     }
 }
+
+/// What the kernel layer of the sandbox answers a write or a connection it
+/// refuses and the audit hook did not see (C code, a program): EACCES or
+/// EPERM (Python's PermissionError), or ENETUNREACH in the network namespace.
+fn is_sandbox_refusal(exception: &PyException) -> bool {
+    exception.root_type == "PermissionError" || exception.root_message.starts_with("[Errno 101]")
+}
+
+/// The details of a failure that may be the sandbox's refusal.
+const SANDBOX_REFUSAL: &str = "Preflight runs provider code in a sandbox that refuses, in the kernel too, every file write and every connection (C code and programs included) with \"Permission denied\" or \"Network is unreachable\": if that is what failed here, the provider writes or connects while it is imported, which preflight refuses as it refuses the attempts it can name (preflight::sandbox::denied; --allow-writes lets writes through).";
 
 /// The import name the server uses for a `module:` value: the text before `==`.
 pub(crate) fn import_name(module: &str) -> &str {

@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -21,6 +20,8 @@ use pep508_rs::{
     ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl,
 };
 use serde::Serialize;
+
+use crate::files;
 
 /// pip options that take the next token as their value.
 const OPTIONS_WITH_VALUE: [&str; 7] = [
@@ -208,15 +209,9 @@ fn record_entry(line: &str) -> Option<RecordEntry> {
     Some(RecordEntry { path, size })
 }
 
-/// Up to `limit` bytes of a text file.
+/// Up to `limit` bytes of a text file (a regular file: see [`files`]).
 fn read_capped(path: &Path, limit: u64) -> Option<String> {
-    let mut text = String::new();
-    fs::File::open(path)
-        .ok()?
-        .take(limit)
-        .read_to_string(&mut text)
-        .ok()?;
-    Some(text)
+    String::from_utf8(files::read_prefix(path, limit).ok()?).ok()
 }
 
 /// Installed distributions on a `sys.path`, in `sys.path` order.
@@ -246,12 +241,7 @@ pub(crate) fn normalize(name: &str) -> String {
 /// [`HEADER_BYTES`] and decoded lossily: a header cut mid-character or written
 /// in another encoding still names its distribution.
 fn read_distribution(info_dir: &Path, file: &str) -> Option<Distribution> {
-    let mut bytes = Vec::new();
-    fs::File::open(info_dir.join(file))
-        .ok()?
-        .take(HEADER_BYTES)
-        .read_to_end(&mut bytes)
-        .ok()?;
+    let bytes = files::read_prefix(&info_dir.join(file), HEADER_BYTES).ok()?;
     parse_headers(&String::from_utf8_lossy(&bytes), info_dir)
 }
 

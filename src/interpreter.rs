@@ -12,15 +12,17 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::diagnostics::{Blame, Phase, PhaseError, indented};
+use crate::diagnostics::{Blame, Phase, PhaseError, indented, inline};
 use crate::flavour::Flavour;
 use crate::probe::{ChannelError, Isolation, IsolationMode, PyException, Runner, WarmParent};
+use crate::sandbox::{KernelSandbox, SandboxLayers};
 use crate::subprocess::signal_name;
 
 /// The least time the interpreter query gets, whatever `--timeout` says.
@@ -154,6 +156,8 @@ pub(crate) struct InterpreterFacts {
     pub(crate) python: PythonFacts,
     pub(crate) llama_stack: LlamaStackFacts,
     pub(crate) isolation: Isolation,
+    /// The protections the probe processes ran in.
+    pub(crate) sandbox: SandboxLayers,
 }
 
 /// The warm parent's first document: what needs no llama-stack import.
@@ -330,7 +334,7 @@ impl PhaseError for InterpreterError {
                 Some(format!("Output:\n{}", indented(output)))
             }
             InterpreterError::LlamaStackBroken { exception, .. } => {
-                Some(format!("Root cause: {}", root_summary(exception)))
+                Some(inline(&format!("Root cause: {}", root_summary(exception))))
             }
             _ => None,
         }
@@ -418,17 +422,20 @@ pub(crate) struct Starting {
     facts: InterpreterFacts,
     first_external_found: Option<bool>,
     parent: WarmParent,
+    sandbox: Arc<KernelSandbox>,
     timeout: Duration,
 }
 
-/// Starts the probe in `interpreter` and reads its facts, asking whether the
-/// package of `first_external` (the first `module:` value) is on the path.
-/// `fork` lets the same process go on to answer checks from forks.
+/// Starts the probe in `interpreter`, confined by `sandbox`, and reads its
+/// facts, asking whether the package of `first_external` (the first `module:`
+/// value) is on the path. `fork` lets the same process go on to answer checks
+/// from forks.
 pub(crate) fn start(
     interpreter: Interpreter,
     timeout: Duration,
     fork: bool,
     first_external: Option<&str>,
+    sandbox: Arc<KernelSandbox>,
 ) -> Result<Starting, InterpreterError> {
     // Its second answer waits for llama-stack's core to import as the server
     // imports it (a second or two, more on a loaded node); a short
@@ -438,14 +445,23 @@ pub(crate) fn start(
     let options = serde_json::json!({ "fork": fork, "first_external": first_external });
     // Leftovers of a chatty start-up (sitecustomize) are killed; they are not
     // the server's concern.
-    let (document, parent) = WarmParent::start(&interpreter.path, &options.to_string(), timeout)
+    let started = WarmParent::start(
+        &interpreter.path,
+        &options.to_string(),
+        timeout,
+        Arc::clone(&sandbox),
+    );
+    let layers = sandbox.layers();
+    tracing::info!("sandbox of the probe processes: {}", layers.describe());
+    let (document, parent) = started
         .and_then(WarmParent::next_document::<FactsDocument>)
         .map_err(|err| channel_error(path.clone(), err, timeout))?;
-    let (facts, first_external_found) = interpret_facts(interpreter, path, document)?;
+    let (facts, first_external_found) = interpret_facts(interpreter, path, document, layers)?;
     Ok(Starting {
         facts,
         first_external_found,
         parent,
+        sandbox,
         timeout,
     })
 }
@@ -456,6 +472,7 @@ fn interpret_facts(
     interpreter: Interpreter,
     path: String,
     document: FactsDocument,
+    sandbox: SandboxLayers,
 ) -> Result<(InterpreterFacts, Option<bool>), InterpreterError> {
     let (python, llama_stack, first_external_found) = match document {
         FactsDocument::Ok {
@@ -486,6 +503,7 @@ fn interpret_facts(
             mode: IsolationMode::Spawn,
             reason: Some(REPORTED_EARLY.to_string()),
         },
+        sandbox,
     };
     Ok((facts, first_external_found))
 }
@@ -523,6 +541,12 @@ impl Starting {
         &self.facts
     }
 
+    /// A runner that checks each provider in a fresh interpreter, in the same
+    /// sandbox as this one.
+    pub(crate) fn fresh_runner(&self) -> Runner {
+        Runner::fresh(&self.facts.interpreter.path, Arc::clone(&self.sandbox))
+    }
+
     /// Whether the package of the first `module:` provider is surely absent:
     /// its import fails whatever llama-stack does first.
     pub(crate) fn first_external_absent(&self) -> bool {
@@ -536,6 +560,7 @@ impl Starting {
         let Starting {
             mut facts,
             parent,
+            sandbox,
             timeout,
             ..
         } = self;
@@ -553,7 +578,7 @@ impl Starting {
                 reason = facts.isolation.reason.as_deref().unwrap_or_default(),
                 "each provider is checked in a fresh interpreter"
             );
-            Runner::fresh(&facts.interpreter.path)
+            Runner::fresh(&facts.interpreter.path, sandbox)
         };
         Ok((facts, runner))
     }
@@ -741,7 +766,8 @@ mod tests {
                     return Ok(());
                 };
                 let interpreter = Interpreter { path: "/v/bin/python".into(), source: InterpreterSource::Flag };
-                match interpret_facts(interpreter, "/v/bin/python".to_string(), document) {
+                let layers = crate::sandbox::KernelSandbox::prepare(false, false).layers();
+                match interpret_facts(interpreter, "/v/bin/python".to_string(), document, layers) {
                     Ok((facts, _)) => prop_assert!(is_supported(&facts.llama_stack)),
                     Err(err) => prop_assert!(!fuzzing::render(err).is_empty()),
                 }

@@ -23,6 +23,7 @@ mod native;
 mod pipeline;
 mod probe;
 mod report;
+mod sandbox;
 mod spec;
 mod subprocess;
 
@@ -123,6 +124,8 @@ fn check(
         timeout: Duration::from_secs(args.timeout),
         allow_writes: args.allow_writes,
         fork: !args.no_fork,
+        kernel_sandbox: env::var_os(sandbox::KERNEL_SANDBOX_SWITCH)
+            .is_none_or(|value| value != "off"),
         check_config: args.check_config,
         server_command,
         metadata_dir: args.metadata_dir.clone().or_else(|| {

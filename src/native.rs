@@ -37,7 +37,7 @@ use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Phase, PhaseError, Warning};
+use crate::diagnostics::{Phase, PhaseError, Warning, inline};
 use crate::import;
 use crate::installed::{self, Distribution, InstalledDistributions};
 use crate::interpreter::InterpreterFacts;
@@ -137,14 +137,15 @@ impl PhaseError for NativeError {
 
     fn details(&self) -> Option<String> {
         let finding = self.finding();
-        let mut text = format!("Package: {}\n", finding.package);
+        // Names come from the package's own files and may hold line breaks.
+        let mut text = format!("Package: {}\n", inline(&finding.package));
         if let Some(file) = &finding.file {
-            text.push_str(&format!("File: {file}\n"));
+            text.push_str(&format!("File: {}\n", inline(file)));
         }
         for (label, value) in &finding.facts {
-            text.push_str(&format!("{label}: {value}\n"));
+            text.push_str(&format!("{label}: {}\n", inline(value)));
         }
-        text.push_str(&format!("\n{}", finding.consequence));
+        text.push_str(&format!("\n{}", inline(&finding.consequence)));
         Some(text)
     }
 }
@@ -603,6 +604,7 @@ fn summary(problem: &Problem) -> String {
         }
         Problem::Corrupt { content, .. } => content.clone(),
         Problem::GlibcTooOld((major, minor)) => format!("needs GLIBC_{major}.{minor}"),
+        Problem::NotRegular(kind) => format!("{kind}, not a regular file"),
     }
 }
 
@@ -689,6 +691,10 @@ fn error(
             finding: finding(vec![("Content", content)]),
             resolution: reinstall(what, requirement),
         },
+        Problem::NotRegular(kind) => NativeError::Corrupt {
+            finding: finding(vec![("Content", format!("{kind}, not a regular file"))]),
+            resolution: reinstall(what, requirement),
+        },
         Problem::GlibcTooOld((major, minor)) => {
             let host = match &interpreter.target.libc {
                 Some(Libc::Glibc(Some(version))) => version.clone(),
@@ -733,12 +739,11 @@ fn consequence(problem: &Problem, file: &NativeFile, interpreter: &Interpreter) 
             dotted_module(&file.relative, module)
         );
     }
-    let loaded = match &file.reach {
-        Reach::Bundled => {
-            "It is a library the package's extension modules load, so importing them fails"
-        }
-        _ => "Importing it fails",
+    let importing = match &file.reach {
+        Reach::Bundled => "It is a library the package's extension modules load, so importing them",
+        _ => "Importing it",
     };
+    let loaded = format!("{importing} fails");
     match problem {
         Problem::Architecture(_) if interpreter.target.libc == Some(Libc::Musl) => format!(
             "{loaded}: musl does not check the CPU of a library, so the import ends in a relocation error or a crash."
@@ -757,6 +762,10 @@ fn consequence(problem: &Problem, file: &NativeFile, interpreter: &Interpreter) 
             "Importing it would crash the interpreter with SIGBUS (no Python traceback): the loader maps segments past the end of the file.".to_string()
         }
         Problem::Corrupt { loader, .. } => format!("{loaded}: the loader says \"{loader}\"."),
+        Problem::NotRegular("a FIFO (named pipe)") => format!(
+            "{importing} would hang: the loader's open waits for a process to write to the FIFO."
+        ),
+        Problem::NotRegular(_) => format!("{loaded}: the loader maps only regular files."),
         Problem::GlibcTooOld((major, minor)) => format!(
             "{loaded} with \"version `GLIBC_{major}.{minor}' not found\"."
         ),

@@ -14,6 +14,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
@@ -25,6 +26,7 @@ use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
 use crate::probe::Runner;
+use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
 
 /// What the command line asks for.
@@ -42,6 +44,9 @@ pub(crate) struct Options {
     pub(crate) metadata_dir: Option<PathBuf>,
     /// Check providers in forks of one warm interpreter when that is safe.
     pub(crate) fork: bool,
+    /// Confine the probe processes with the kernel's help where it offers it
+    /// (the audit hook confines them in any case).
+    pub(crate) kernel_sandbox: bool,
     /// The command that starts the server (`--exec`'s), when known.
     pub(crate) server_command: Option<Vec<OsString>>,
 }
@@ -163,7 +168,14 @@ pub(crate) fn run(
     let starting =
         match interpreter::select(options.python.as_deref(), selection).and_then(|chosen| {
             let module = first_external.and_then(|(_, entry)| entry.module.as_deref());
-            interpreter::start(chosen, options.timeout, options.fork, module)
+            let sandbox = KernelSandbox::prepare(options.allow_writes, options.kernel_sandbox);
+            interpreter::start(
+                chosen,
+                options.timeout,
+                options.fork,
+                module,
+                Arc::new(sandbox),
+            )
         }) {
             Ok(starting) => starting,
             Err(err) => return result.failed(Failure::new(None, err)),
@@ -207,6 +219,7 @@ pub(crate) fn run(
         let checked = check_absent_package(
             entry,
             shadowed[index],
+            starting.fresh_runner(),
             starting.facts(),
             settings,
             &mut native,
@@ -326,12 +339,12 @@ fn first_external(config: &RunConfig) -> Option<(usize, &ProviderEntry)> {
 fn check_absent_package(
     entry: &ProviderEntry,
     shadowed: bool,
+    mut fresh: Runner,
     facts: &InterpreterFacts,
     settings: CheckSettings,
     native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> Option<(ProviderResult, Failure)> {
-    let mut fresh = Runner::fresh(&facts.interpreter.path);
     let probed = import::probe_provider(
         &mut fresh,
         entry,
@@ -434,7 +447,7 @@ fn check_provider(
         provider_id: entry.provider_id.clone(),
         code: "preflight::sandbox::program_started",
         message: format!(
-            "importing the provider started a program ({} {}); preflight does not sandbox programs",
+            "importing the provider started a program ({} {}); only the kernel layers of preflight's sandbox confine programs",
             program.operation, program.target
         ),
         mismatch: None,

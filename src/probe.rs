@@ -4,10 +4,15 @@
 //! so nothing is written to disk. The flags are chosen for parity with the
 //! server: `-B` keeps `__pycache__` off disk (NFR-003), `-P` keeps the current
 //! directory off `sys.path` (the server is a console script, so a package that
-//! merely sits in the working directory is not importable by it), and neither
-//! `-I` nor `-E` is used because `PYTHONPATH` is how the deploy flow installs
-//! provider packages. The probe writes its document as the last stdout line;
-//! anything before it (a chatty `sitecustomize`) is logged and ignored.
+//! merely sits in the working directory is not importable by it). Nothing
+//! else: `-E` and `-I` would drop `PYTHONPATH`, which is how the deploy flow
+//! installs provider packages, and `-s` (also in `-I`) the user's
+//! site-packages, which the server imports from when it runs on a system
+//! Python. So `sitecustomize` and `.pth` files run before the probe's audit
+//! hook exists, as in the server; the kernel layer of the sandbox
+//! ([`crate::sandbox`]), in force from the interpreter's first instruction,
+//! is what confines them. The probe writes its document as the last stdout
+//! line; anything before it (a chatty `sitecustomize`) is logged and ignored.
 //!
 //! The interpreter query is the probe's `serve` mode ([`WarmParent`]): the
 //! facts first, then llama-stack's layout once its core has imported. Checks
@@ -22,11 +27,13 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::sandbox::KernelSandbox;
 use crate::subprocess::{self, Captured, ChildCommand, ChildRun, Ending, Next, Session};
 
 /// The probe's source, embedded at build time.
@@ -168,14 +175,17 @@ pub(crate) struct Isolation {
 /// Runs probe checks for one interpreter, warm when it can.
 pub(crate) struct Runner {
     python: PathBuf,
+    sandbox: Arc<KernelSandbox>,
     warm_parent: Option<Session>,
 }
 
 impl Runner {
-    /// A runner that starts a fresh interpreter for every check.
-    pub(crate) fn fresh(python: &Path) -> Self {
+    /// A runner that starts a fresh interpreter, confined by `sandbox`, for
+    /// every check.
+    pub(crate) fn fresh(python: &Path, sandbox: Arc<KernelSandbox>) -> Self {
         Runner {
             python: python.to_path_buf(),
+            sandbox,
             warm_parent: None,
         }
     }
@@ -188,7 +198,7 @@ impl Runner {
         timeout: Duration,
     ) -> Result<Probed<T>, ChannelError> {
         let Some(parent) = self.warm_parent.as_mut() else {
-            return run(&self.python, &[mode, argument], timeout);
+            return run(&self.python, &[mode, argument], timeout, &self.sandbox);
         };
         match check_in_fork(parent, mode, argument, timeout) {
             Ok(answered) => answered,
@@ -207,23 +217,26 @@ impl Runner {
 /// llama-stack's layout) before it is trusted with checks.
 pub(crate) struct WarmParent {
     python: PathBuf,
+    sandbox: Arc<KernelSandbox>,
     session: Session,
     /// When its documents must all have been answered.
     deadline: Instant,
 }
 
 impl WarmParent {
-    /// Starts `serve options` in `python`; its documents are due within
-    /// `timeout`.
+    /// Starts `serve options` in `python`, confined by `sandbox`; its
+    /// documents are due within `timeout`.
     pub(crate) fn start(
         python: &Path,
         options: &str,
         timeout: Duration,
+        sandbox: Arc<KernelSandbox>,
     ) -> Result<WarmParent, ChannelError> {
-        let command = probe_command(python, &["serve", options], timeout);
+        let command = probe_command(python, &["serve", options], timeout, &sandbox);
         let session = Session::start(&command).map_err(ChannelError::Spawn)?;
         Ok(WarmParent {
             python: python.to_path_buf(),
+            sandbox,
             session,
             deadline: Instant::now() + timeout,
         })
@@ -275,6 +288,7 @@ impl WarmParent {
     pub(crate) fn into_runner(self) -> Runner {
         Runner {
             python: self.python,
+            sandbox: self.sandbox,
             warm_parent: Some(self.session),
         }
     }
@@ -375,17 +389,23 @@ fn check_in_fork<T: DeserializeOwned>(
 
 /// Runs the probe in `python` with `args` after the source, and decodes the
 /// last non-empty stdout line as `T`.
-pub(crate) fn run<T: DeserializeOwned>(
+fn run<T: DeserializeOwned>(
     python: &Path,
     args: &[&str],
     timeout: Duration,
+    sandbox: &Arc<KernelSandbox>,
 ) -> Result<Probed<T>, ChannelError> {
-    let run =
-        subprocess::run(&probe_command(python, args, timeout)).map_err(ChannelError::Spawn)?;
+    let command = probe_command(python, args, timeout, sandbox);
+    let run = subprocess::run(&command).map_err(ChannelError::Spawn)?;
     decode(run)
 }
 
-fn probe_command(python: &Path, args: &[&str], timeout: Duration) -> ChildCommand {
+fn probe_command(
+    python: &Path,
+    args: &[&str],
+    timeout: Duration,
+    sandbox: &Arc<KernelSandbox>,
+) -> ChildCommand {
     let mut argv: Vec<OsString> = ["-B", "-P", "-c", PROBE_SOURCE]
         .iter()
         .map(OsString::from)
@@ -395,6 +415,7 @@ fn probe_command(python: &Path, args: &[&str], timeout: Duration) -> ChildComman
         program: python.to_path_buf(),
         args: argv,
         timeout,
+        sandbox: Some(Arc::clone(sandbox)),
     }
 }
 

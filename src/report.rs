@@ -11,11 +11,12 @@ pub(crate) mod text;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use crate::diagnostics::Blame;
+use crate::diagnostics::{Blame, inline};
 use crate::pipeline::PreflightResult;
 
 /// Output format, chosen with `--format`.
@@ -63,38 +64,41 @@ pub(crate) fn write_stdout(bytes: &[u8]) {
 }
 
 /// The line that introduces one file's report when several are checked
-/// (`tail`'s convention), with a blank line before all but the first.
+/// (`tail`'s convention), with a blank line before all but the first. The
+/// name is shown inert: a file name may hold escape sequences or newlines.
 pub(crate) fn heading(run_yaml: &Path, first: bool) -> String {
     let gap = if first { "" } else { "\n" };
-    format!("{gap}==> {} <==\n", run_yaml.display())
+    format!(
+        "{gap}==> {} <==\n",
+        text::one_line(&run_yaml.display().to_string())
+    )
 }
 
 /// Kubernetes shows at most 4096 bytes of a termination message.
 const TERMINATION_LOG_LIMIT: usize = 4000;
 
 /// Writes a short failure summary where Kubernetes reads the termination
-/// message; the one write preflight makes, and only when asked.
+/// message; the one write preflight makes, and only when asked. The file is
+/// opened without blocking: a FIFO nobody reads is refused at once (and one
+/// that is read takes the few kilobytes without waiting).
 pub(crate) fn write_termination_log(path: &Path, result: &PreflightResult) {
     let Some(failure) = &result.failure else {
         return;
     };
     let mut summary = format!(
-        "llama-stack preflight: {}
-",
-        failure.error
+        "llama-stack preflight: {}\n",
+        inline(&failure.error.to_string())
     );
     if let Some(provider) = &failure.provider {
         summary.push_str(&format!(
-            "Provider: {} ({})
-",
-            provider.provider_id, provider.module
+            "Provider: {} ({})\n",
+            text::one_line(&provider.provider_id),
+            text::one_line(&provider.module)
         ));
     }
     summary.push_str(&format!(
-        "Resolution: {}
-Code: {}
-",
-        failure.resolution(),
+        "Resolution: {}\nCode: {}\n",
+        inline(&failure.resolution()),
         failure.code()
     ));
     let summary = text::terminal_safe(&summary);
@@ -103,11 +107,18 @@ Code: {}
         end -= 1;
     }
     #[allow(clippy::disallowed_methods)] // asked for with --termination-log
-    if let Err(err) = std::fs::write(path, &summary[..end]) {
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|mut file| file.write_all(&summary.as_bytes()[..end]));
+    if let Err(err) = written {
         let _ = writeln!(
             io::stderr(),
             "llama-stack preflight: cannot write --termination-log {}: {err}",
-            path.display()
+            text::one_line(&path.display().to_string())
         );
     }
 }

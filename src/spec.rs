@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::config::{ProviderEntry, locate};
-use crate::diagnostics::{Phase, PhaseError, Warning};
+use crate::diagnostics::{Phase, PhaseError, Warning, inline};
 use crate::flavour::Flavour;
 use crate::import::{
     DeferredImport, ImportError, ProbeReport, SpecDescription, Step, classify_startup,
@@ -136,7 +136,7 @@ impl PhaseError for SpecError {
     fn details(&self) -> Option<String> {
         match self {
             SpecError::NotASpec { returned, .. } => {
-                Some(format!("get_provider_spec() returned {returned}"))
+                Some(inline(&format!("get_provider_spec() returned {returned}")))
             }
             SpecError::ForeignSpec {
                 class,
@@ -144,31 +144,34 @@ impl PhaseError for SpecError {
                 release,
                 api_package,
                 ..
-            } => Some(format!(
+            } => Some(inline(&format!(
                 "The spec is a {class_module}.{class}; {release} takes only instances of {api_package}.ProviderSpec, and stops with \"Input should be a valid dictionary or instance of ProviderSpec\" before it starts any provider."
-            )),
+            ))),
             SpecError::NoMatchingSpec { offered, .. } if offered.is_empty() => {
                 Some("get_provider_spec() returned an empty list".to_string())
             }
-            SpecError::NoMatchingSpec { offered, .. } => {
-                Some(format!("Offered provider types: {}", offered.join(", ")))
-            }
+            SpecError::NoMatchingSpec { offered, .. } => Some(inline(&format!(
+                "Offered provider types: {}",
+                offered.join(", ")
+            ))),
             SpecError::MissingField { field } => Some(format!("Missing required field: {field}")),
             SpecError::ConfigInvalid { refused, .. } => Some(
                 refused
                     .iter()
-                    .map(RefusedSetting::to_string)
+                    .map(|setting| inline(&setting.to_string()))
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
             SpecError::InvalidField { field, problem } => {
-                Some(format!("Invalid field: {field}: {problem}"))
+                Some(inline(&format!("Invalid field: {field}: {problem}")))
             }
             SpecError::ProviderTypeMismatch {
                 configured,
                 declared,
             } => Some(format!(
-                "run.yaml provider_type: {configured}\nget_provider_spec() provider_type: {declared}"
+                "run.yaml provider_type: {}\nget_provider_spec() provider_type: {}",
+                inline(configured),
+                inline(declared)
             )),
             _ => None,
         }

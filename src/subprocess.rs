@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
+use crate::sandbox::KernelSandbox;
+
 /// How much of each stream is kept (its end); the rest is drained and counted.
 pub(crate) const CAPTURE_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -52,6 +54,8 @@ pub(crate) struct ChildCommand {
     pub(crate) program: PathBuf,
     pub(crate) args: Vec<OsString>,
     pub(crate) timeout: Duration,
+    /// The kernel confinement to start it in, if any.
+    pub(crate) sandbox: Option<Arc<KernelSandbox>>,
 }
 
 /// The end of one captured stream: at most [`CAPTURE_LIMIT`] bytes, and how
@@ -120,7 +124,7 @@ fn started() -> MutexGuard<'static, BTreeSet<u32>> {
 /// only; every way a started child can end is a [`ChildRun`].
 pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
     let started_at = Instant::now();
-    let mut child = spawn_group_leader(command, Stdio::null())?;
+    let mut child = spawn_group_leader(command, Stdio::null)?;
     let group = child.id();
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
@@ -148,17 +152,25 @@ pub(crate) fn run(command: &ChildCommand) -> io::Result<ChildRun> {
 }
 
 /// Starts `command` as the leader of a new process group, with both output
-/// streams piped, and records it as started here (not adopted).
-fn spawn_group_leader(command: &ChildCommand, stdin: Stdio) -> io::Result<Child> {
+/// streams piped, confined if it says so, and records it as started here (not
+/// adopted).
+fn spawn_group_leader(command: &ChildCommand, stdin: fn() -> Stdio) -> io::Result<Child> {
     let mut started = started();
     set_subreaper(true);
-    let child = Command::new(&command.program)
-        .args(&command.args)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
+    let make = || {
+        let mut built = Command::new(&command.program);
+        built
+            .args(&command.args)
+            .stdin(stdin())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        built
+    };
+    let child = match &command.sandbox {
+        Some(sandbox) => sandbox.spawn(make)?,
+        None => make().spawn()?,
+    };
     started.insert(child.id());
     Ok(child)
 }
@@ -216,7 +228,7 @@ pub(crate) struct Session {
 impl Session {
     pub(crate) fn start(command: &ChildCommand) -> io::Result<Session> {
         let started = Instant::now();
-        let mut child = spawn_group_leader(command, Stdio::piped())?;
+        let mut child = spawn_group_leader(command, Stdio::piped)?;
         let stdin = child.stdin.take();
         let lines = read_lines(child.stdout.take());
         let stderr = Some(drain(child.stderr.take()));
@@ -390,19 +402,34 @@ struct ProcessStat {
 }
 
 fn read_stat(pid: u32) -> Option<ProcessStat> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name sits in parentheses and may itself contain ") ".
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The name sits in parentheses and may be any 15 bytes: not UTF-8, ") ",
+    // a newline. The fields after its last ")" are plain numbers and letters.
+    let open = stat.iter().position(|&byte| byte == b'(')?;
+    let close = stat.iter().rposition(|&byte| byte == b')')?;
+    let mut rest = std::str::from_utf8(stat.get(close + 1..)?)
+        .ok()?
+        .split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
     let parent = rest.next()?.parse().ok()?;
     Some(ProcessStat {
         pid,
-        name: stat.get(open + 1..close)?.to_string(),
+        name: process_name(stat.get(open + 1..close)?),
         state,
         parent,
     })
+}
+
+/// A process name as the report shows it: printable ASCII as is, any other
+/// byte as `\xNN` (the probe names the leftovers of a forked check the same way).
+fn process_name(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&byte| match byte {
+            b' '..=b'~' => char::from(byte).to_string(),
+            _ => format!("\\x{byte:02x}"),
+        })
+        .collect()
 }
 
 /// The children of this process that it did not start itself.
@@ -547,6 +574,7 @@ mod tests {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             timeout: Duration::from_millis(timeout_ms),
+            sandbox: None,
         })
         .expect("sh starts")
     }
@@ -602,6 +630,22 @@ mod tests {
             "the daemon {pid} is still there"
         );
         assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    }
+
+    #[test]
+    fn a_daemon_with_any_name_is_found_killed_and_named_inertly() {
+        // The name is not UTF-8 and holds ") " and a newline, as /proc shows it.
+        let run = sh(
+            "setsid sh -c 'printf \"\\377)\\n1 R\" > /proc/self/comm; echo $$; sleep 30' & sleep 0.3; echo done",
+            10_000,
+        );
+        let stdout = run.stdout.lossy();
+        let pid = stdout.lines().next().expect("the daemon's pid");
+        assert_eq!(run.leftovers, ["\\xff)\\x0a1 R"]);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "the daemon {pid} is still there"
+        );
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! file header, the program headers, `PT_INTERP`, `PT_DYNAMIC`, the strings it
 //! names and the `verneed` list. Section headers and symbol tables are never
 //! read (the loader ignores them, and they are what makes files large), so a
-//! 1 GB library costs a few kilobytes. Reads go through a counter so the cost
-//! is measurable, and through `read` rather than `mmap`, so a file truncated
+//! 1 GB library costs a few kilobytes. Every read is bounded by the file's
+//! real size and by what a header can need (the dynamic table up to its
+//! `DT_NULL`, strings of at most 4 KiB), never by a size the file claims: a
+//! sparse file whose dynamic segment claims 3 GiB costs what a normal one
+//! does. Only regular files are opened, without blocking (a FIFO named like a
+//! library must not stall the run). Reads go through a counter so the cost is
+//! measurable, and through `read` rather than `mmap`, so a file truncated
 //! while it is read cannot crash preflight.
 
 use std::fs::File;
@@ -18,6 +23,7 @@ use object::read::ReadRef;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::{Endianness, ReadCache, macho, pe};
 
+use crate::files::{self, ReadError};
 use crate::native::platform::{Arch, ElfIdentity, Libc};
 
 /// `e_ident` offsets of the class and byte-order bytes.
@@ -29,10 +35,17 @@ const SNIFF_BYTES: usize = 64;
 const MAX_VERNEED_FILES: usize = 64;
 const MAX_VERNAUX: usize = 512;
 const MAX_NEEDED: usize = 256;
+/// Dynamic entries read at most: real libraries have a few dozen before
+/// their `DT_NULL`.
+const MAX_DYNAMIC_ENTRIES: u64 = 1024;
+/// The longest program loader path read (`PATH_MAX`).
+const MAX_INTERPRETER_BYTES: u64 = 4096;
 
 /// What a file turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Content {
+    /// Not a regular file: a FIFO, a device, a socket or a directory.
+    NotRegular(&'static str),
     /// Fewer bytes than the header of its format (or than any header).
     TooShort,
     /// Not a binary the loader could open; says what it is instead.
@@ -114,9 +127,23 @@ impl Seek for Counted {
 }
 
 /// Reads the headers of `path`. Only opening and reading can fail; anything
-/// the file contains is a [`Content`].
+/// the file contains, or is instead of a regular file, is a [`Content`].
 pub(crate) fn inspect(path: &Path) -> io::Result<Inspection> {
-    let file = File::open(path)?;
+    let special = |kind| {
+        Ok(Inspection {
+            content: Content::NotRegular(kind),
+            size: 0,
+            bytes_read: 0,
+        })
+    };
+    let file = match files::open_regular(path) {
+        Ok(file) => file,
+        Err(ReadError::NotRegular(kind)) => return special(kind),
+        Err(ReadError::Directory) => return special("a directory"),
+        Err(ReadError::NotFound) => return Err(io::ErrorKind::NotFound.into()),
+        Err(ReadError::Io(err)) => return Err(err),
+        Err(ReadError::TooLarge) => unreachable!("opening reads nothing"),
+    };
     let size = file.metadata()?.len();
     let mut counted = Counted { file, bytes: 0 };
     let mut head = [0u8; SNIFF_BYTES];
@@ -264,14 +291,52 @@ fn elf_facts<Elf: FileHeader<Endian = Endianness>>(
         return facts;
     }
     for segment in segments {
-        if let Ok(Some(interpreter)) = segment.interpreter(endian, cache) {
-            facts.interpreter = Some(String::from_utf8_lossy(interpreter).into_owned());
-        }
-        if let Ok(Some(entries)) = segment.dynamic(endian, cache) {
-            read_dynamic::<Elf>(&mut facts, entries, &loads, endian, cache);
+        match segment.p_type(endian) {
+            elf::PT_INTERP => {
+                let bytes = bounded(segment, endian, size, MAX_INTERPRETER_BYTES)
+                    .and_then(|(offset, len)| cache.read_bytes_at(offset, len).ok());
+                if let Some(bytes) = bytes {
+                    let path = bytes.split(|&b| b == 0).next().unwrap_or_default();
+                    facts.interpreter = Some(String::from_utf8_lossy(path).into_owned());
+                }
+            }
+            elf::PT_DYNAMIC => {
+                let entry_size = size_of::<Elf::Dyn>() as u64;
+                let entries = bounded(segment, endian, size, MAX_DYNAMIC_ENTRIES * entry_size)
+                    .and_then(|(offset, len)| {
+                        let count = usize::try_from(len / entry_size).ok()?;
+                        cache.read_slice_at::<Elf::Dyn>(offset, count).ok()
+                    });
+                if let Some(entries) = entries {
+                    // The loader reads the table up to its first DT_NULL.
+                    let end = entries
+                        .iter()
+                        .position(|entry| entry.tag(endian) == elf::DT_NULL)
+                        .unwrap_or(entries.len());
+                    read_dynamic::<Elf>(&mut facts, &entries[..end], &loads, endian, cache, size);
+                }
+            }
+            _ => {}
         }
     }
     facts
+}
+
+/// Where a segment's bytes are in the file and how many of them to read: at
+/// most `cap`, and never past the end of the file (`size`).
+fn bounded<P: ProgramHeader<Endian = Endianness>>(
+    segment: &P,
+    endian: Endianness,
+    size: u64,
+    cap: u64,
+) -> Option<(u64, u64)> {
+    let offset = segment.p_offset(endian).into();
+    let len = segment
+        .p_filesz(endian)
+        .into()
+        .min(cap)
+        .min(size.checked_sub(offset)?);
+    Some((offset, len))
 }
 
 /// A virtual address's file offset, through the `PT_LOAD` that maps it.
@@ -295,6 +360,7 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
     loads: &[&Elf::ProgramHeader],
     endian: Endianness,
     cache: &ReadCache<Counted>,
+    size: u64,
 ) {
     let value = |tag: elf::DynamicTag| {
         entries
@@ -308,10 +374,12 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
     let Some(strtab) = value(elf::DT_STRTAB).and_then(|va| file_offset(loads, endian, va)) else {
         return;
     };
-    let strings_end = strtab + value(elf::DT_STRSZ).unwrap_or(0);
+    let strings_end = strtab
+        .saturating_add(value(elf::DT_STRSZ).unwrap_or(0))
+        .min(size);
     let string = |offset: u64| -> Option<String> {
         let bytes = cache
-            .read_bytes_at_until(strtab + offset..strings_end, 0)
+            .read_bytes_at_until(strtab.checked_add(offset)?..strings_end, 0)
             .ok()?;
         Some(String::from_utf8_lossy(bytes).into_owned())
     };

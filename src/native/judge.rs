@@ -49,6 +49,8 @@ pub(crate) enum Problem {
         loader: String,
     },
     GlibcTooOld((u32, u32)),
+    /// A FIFO, a device, a socket or a directory where a library should be.
+    NotRegular(&'static str),
 }
 
 /// Judges a file whose content is `content` and size `size`. `None`: loadable
@@ -64,6 +66,7 @@ pub(crate) fn judge(
         _ => None,
     };
     match content {
+        Content::NotRegular(kind) => Some(Problem::NotRegular(kind)),
         Content::TooShort | Content::NotBinary(_) if tag.is_some() => by_name(tag?, interpreter),
         Content::TooShort => Some(corrupt("shorter than any binary header", "file too short")),
         Content::NotBinary(what) => Some(corrupt(what, "invalid ELF header")),

@@ -20,7 +20,11 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::files;
 use crate::native::header::ElfFacts;
+
+/// The most read of one loader configuration file (they are a few lines).
+const CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// How many `include` levels of ld.so.conf are followed.
 const MAX_INCLUDE_DEPTH: usize = 8;
@@ -64,7 +68,7 @@ impl LibrarySearch {
                 .collect();
             musl_paths.sort();
             for path in musl_paths {
-                let text = fs::read_to_string(&path).unwrap_or_default();
+                let text = read_text(&path).unwrap_or_default();
                 dirs.extend(
                     text.split([':', '\n'])
                         .map(str::trim)
@@ -139,10 +143,15 @@ fn expand_origin(entry: &str, origin: &Path) -> Option<PathBuf> {
     (expanded.starts_with('/') && !expanded.contains('$')).then(|| PathBuf::from(expanded))
 }
 
+/// A configuration file of the loader, if it is a regular file of text.
+fn read_text(path: &Path) -> Option<String> {
+    String::from_utf8(files::read_prefix(path, CONFIG_BYTES).ok()?).ok()
+}
+
 /// Appends the directories `conf` lists, following its `include` lines
 /// (patterns with `*`, relative ones to `/etc`); `hwcap` lines are ignored.
 fn read_ld_so_conf(root: &Path, conf: &Path, depth: usize, dirs: &mut Vec<String>) {
-    let Ok(text) = fs::read_to_string(conf) else {
+    let Some(text) = read_text(conf) else {
         return;
     };
     for line in text.lines() {

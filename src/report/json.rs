@@ -2,8 +2,11 @@
 //! names are a public contract (documented in the README); bump
 //! [`SCHEMA_VERSION`] when one changes meaning.
 
+use std::io;
+
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::ser::{Formatter, PrettyFormatter};
 
 use crate::diagnostics::{Phase, Warning};
 use crate::interpreter::{Interpreter, LlamaStackFacts, PythonFacts};
@@ -11,6 +14,7 @@ use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::probe::Isolation;
 use crate::report::{exit, exit_code};
+use crate::sandbox::SandboxLayers;
 use crate::spec::RefusedSetting;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -35,6 +39,8 @@ struct InterpreterJson<'a> {
     llama_stack: &'a LlamaStackFacts,
     /// How providers were kept apart: `fork` of a warm interpreter or `spawn`.
     isolation: &'a Isolation,
+    /// The protections the probe processes ran in.
+    sandbox: &'a SandboxLayers,
 }
 
 #[derive(Serialize)]
@@ -85,6 +91,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
             python: &facts.python,
             llama_stack: &facts.llama_stack,
             isolation: &facts.isolation,
+            sandbox: &facts.sandbox,
         }),
         providers: result.providers.iter().map(provider).collect(),
         errors: result
@@ -108,9 +115,89 @@ pub(crate) fn render(result: &PreflightResult) -> String {
             .collect(),
         warnings: &result.warnings,
     };
-    let mut text = serde_json::to_string_pretty(&document).expect("the report serialises");
+    let mut text = pretty_inert(&document);
     text.push('\n');
     text
+}
+
+/// `value` as pretty JSON with every control character escaped.
+fn pretty_inert(value: &impl Serialize) -> String {
+    let mut bytes = Vec::new();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut bytes, InertFormatter::default());
+    value
+        .serialize(&mut serializer)
+        .expect("the report serialises");
+    String::from_utf8(bytes).expect("serde_json writes UTF-8")
+}
+
+/// Pretty JSON in which no string carries a raw control character: JSON
+/// requires `\u` escapes for C0 only (serde_json's default), but DEL and the
+/// C1 controls (U+0080 to U+009F, some of which terminals act on) can come
+/// from provider text too, and `jq -r` or a log viewer would pass them on.
+#[derive(Default)]
+struct InertFormatter(PrettyFormatter<'static>);
+
+impl Formatter for InertFormatter {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (at, c) in fragment.char_indices() {
+            if c.is_control() {
+                writer.write_all(&fragment.as_bytes()[start..at])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_array(writer)
+    }
+
+    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array(writer)
+    }
+
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array_value(writer)
+    }
+
+    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object(writer)
+    }
+
+    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object(writer)
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(writer)
+    }
+
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object_value(writer)
+    }
 }
 
 fn provider(result: &ProviderResult) -> ProviderJson<'_> {
@@ -145,5 +232,22 @@ fn provider(result: &ProviderResult) -> ProviderJson<'_> {
         duration_ms: result.duration.map(|d| d.as_millis()),
         spec,
         metadata: result.metadata.as_ref(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_control_character_is_escaped() {
+        let text = "a\u{7f}b\u{85}c\u{9b}[31md\u{1b}e\nf\u{a0}é";
+        let shown = pretty_inert(&serde_json::json!({ "message": [text] }));
+        assert_eq!(
+            shown,
+            "{\n  \"message\": [\n    \"a\\u007fb\\u0085c\\u009b[31md\\u001be\\nf\u{a0}é\"\n  ]\n}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&shown).expect("valid JSON");
+        assert_eq!(parsed["message"][0], text);
     }
 }

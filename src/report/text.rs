@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
-use crate::diagnostics::{Failure, Phase, indented};
+use crate::diagnostics::{Failure, Phase, indented, inline};
 use crate::interpreter::InterpreterFacts;
 use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
@@ -56,9 +56,9 @@ fn render_plain(result: &PreflightResult) -> String {
         let who = warning
             .provider_id
             .as_deref()
-            .map(|id| format!("Provider {id}: "))
+            .map(|id| format!("Provider {}: ", one_line(id)))
             .unwrap_or_default();
-        let _ = writeln!(out, "WARNING: {who}{}", warning.message);
+        let _ = writeln!(out, "WARNING: {who}{}", inline(&warning.message));
     }
     match &result.failure {
         Some(failure) => {
@@ -77,17 +77,19 @@ fn render_plain(result: &PreflightResult) -> String {
 /// `text` as a terminal or a log viewer would show it, without letting it act
 /// on either: provider output and exception text reach the report verbatim,
 /// and may carry colour codes, progress bars or worse. Colour and cursor
-/// sequences (CSI, OSC) are dropped, a line rewritten with carriage returns
-/// keeps its indentation and what was written last, and any other control
-/// character is shown as `\xNN`.
+/// sequences (CSI, OSC) are dropped, an indented line rewritten with carriage
+/// returns keeps its indentation and what was written last, and any other
+/// control character is shown as `\xNN`.
 pub(crate) fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (index, mut line) in text.split('\n').enumerate() {
         if index > 0 {
             out.push('\n');
         }
-        if line.contains('\r') {
-            // The indentation is the report's own; the rest is the text.
+        // An indented line is quoted output, where a progress bar rewrote
+        // itself: its indentation is the report's own, the rest is the text.
+        // A line at column 0 is the report's own and keeps all it says.
+        if line.contains('\r') && line.starts_with(' ') {
             let text = line.trim_start_matches(' ');
             out.push_str(&line[..line.len() - text.len()]);
             line = text
@@ -118,6 +120,21 @@ pub(crate) fn terminal_safe(text: &str) -> String {
                 }
                 (c, _) => out.push(c),
             }
+        }
+    }
+    out
+}
+
+/// `text` (a name, a path, a value from run.yaml) on one line and inert:
+/// every control character, line breaks and escape sequences included, is
+/// shown as `\xNN`.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
         }
     }
     out
@@ -155,7 +172,7 @@ fn colorize(plain: &str) -> String {
 fn interpreter_line(facts: &InterpreterFacts) -> String {
     format!(
         "Interpreter: {} (Python {}, {} {}, {})\n",
-        facts.interpreter.path.display(),
+        one_line(&facts.interpreter.path.display().to_string()),
         facts.python.version,
         facts.llama_stack.distribution,
         facts.llama_stack.version,
@@ -165,11 +182,12 @@ fn interpreter_line(facts: &InterpreterFacts) -> String {
 
 fn provider_line(provider: &ProviderResult) -> Option<String> {
     let entry = &provider.entry;
-    let name = format!("{}/{}", entry.api, entry.display_id());
+    let name = one_line(&format!("{}/{}", entry.api, entry.display_id()));
+    let provider_type = one_line(&entry.provider_type);
     let line = match provider.status {
         ProviderStatus::Passed => format!(
-            "PASS  {name}  {}  module {}\n",
-            entry.provider_type, provider.module
+            "PASS  {name}  {provider_type}  module {}\n",
+            one_line(&provider.module)
         ),
         ProviderStatus::Skipped(_) | ProviderStatus::Shadowed => {
             let imported = if entry.is_imported() && entry.module.is_some() {
@@ -178,14 +196,11 @@ fn provider_line(provider: &ProviderResult) -> Option<String> {
                 ""
             };
             format!(
-                "SKIP  {name}  {}  {}{imported}\n",
-                entry.provider_type,
+                "SKIP  {name}  {provider_type}  {}{imported}\n",
                 provider.status.reason().unwrap_or_default()
             )
         }
-        ProviderStatus::Failed => {
-            format!("FAIL  {name}  {}\n", entry.provider_type)
-        }
+        ProviderStatus::Failed => format!("FAIL  {name}  {provider_type}\n"),
         // Listed under the error block, which says why.
         ProviderStatus::NotChecked(_) => return None,
     };
@@ -196,21 +211,25 @@ fn provider_line(provider: &ProviderResult) -> Option<String> {
 /// compared field matches.
 fn metadata_block(provider: &ProviderResult, report: &MetadataReport) -> Option<String> {
     report.mismatches().next()?;
-    let mut out = format!("\n\nProvider: {}\n", provider.entry.display_id());
+    let mut out = format!("\n\nProvider: {}\n", one_line(&provider.entry.display_id()));
     for field in &report.fields {
         let _ = write!(
             out,
             "\nField: {}\n  Metadata ({}): {}\n  Runtime ({}): {}\n",
-            field.field,
-            field.file,
-            field.metadata_value,
+            one_line(&field.field),
+            one_line(&field.file),
+            inline(&field.metadata_value),
             field.runtime_source.label(),
-            field.runtime_value
+            inline(&field.runtime_value)
         );
         if field.matches() {
             out.push_str("  Match \u{2713}\n");
         } else {
-            let _ = writeln!(out, "  Using: {} (runtime value)", field.runtime_value);
+            let _ = writeln!(
+                out,
+                "  Using: {} (runtime value)",
+                inline(&field.runtime_value)
+            );
         }
     }
     let files: Vec<&str> =
@@ -226,7 +245,7 @@ fn metadata_block(provider: &ProviderResult, report: &MetadataReport) -> Option<
     let _ = write!(
         out,
         "\nNote: Update {} to match runtime implementation for mismatched fields.\n",
-        files.join(" and ")
+        one_line(&files.join(" and "))
     );
     Some(out)
 }
@@ -237,22 +256,26 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     let mut out = format!("{}\n\n", phase.headline());
     match &failure.provider {
         Some(provider) => {
-            let _ = writeln!(out, "Provider: {}", provider.provider_id);
-            let _ = writeln!(out, "Module: {}", provider.module);
+            let _ = writeln!(out, "Provider: {}", one_line(&provider.provider_id));
+            let _ = writeln!(out, "Module: {}", one_line(&provider.module));
         }
         None if phase == Phase::Config || phase == Phase::Invocation => {
-            let _ = writeln!(out, "File: {}", result.run_yaml.display());
+            let _ = writeln!(
+                out,
+                "File: {}",
+                one_line(&result.run_yaml.display().to_string())
+            );
         }
         None => {}
     }
-    let _ = writeln!(out, "Reason: {error}");
+    let _ = writeln!(out, "Reason: {}", inline(&error.to_string()));
     if let Some(details) = error.details() {
         let _ = write!(out, "\n{}\n", details.trim_end());
     }
     if let Some(traceback) = error.traceback().filter(|tb| !tb.trim().is_empty()) {
         let _ = write!(out, "\nTraceback:\n{}\n", indented(traceback));
     }
-    let _ = write!(out, "\nResolution: {}\n", failure.resolution());
+    let _ = write!(out, "\nResolution: {}\n", inline(&failure.resolution()));
     let _ = writeln!(out, "Code: {}", failure.code());
     for (how_far, which) in [
         (Unchecked::NotReached, "not checked"),
@@ -265,7 +288,13 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
             .providers
             .iter()
             .filter(|provider| provider.status == ProviderStatus::NotChecked(how_far))
-            .map(|provider| format!("{}/{}", provider.entry.api, provider.entry.display_id()))
+            .map(|provider| {
+                one_line(&format!(
+                    "{}/{}",
+                    provider.entry.api,
+                    provider.entry.display_id()
+                ))
+            })
             .collect();
         if !names.is_empty() {
             let _ = writeln!(
@@ -335,6 +364,18 @@ mod tests {
         assert_eq!(
             terminal_safe(raw),
             "ERROR loading\n  100%\nbell\\x07 title st end\tok\\x9b"
+        );
+    }
+
+    #[test]
+    fn a_carriage_return_cannot_rewrite_a_line_of_the_report_and_names_stay_on_one_line() {
+        assert_eq!(
+            terminal_safe("Reason: boom\rERROR: forged\n  10%\r100%"),
+            "Reason: boom\\x0dERROR: forged\n  100%"
+        );
+        assert_eq!(
+            one_line("run\x1b]0;x\x07\nPASS\u{85}.yaml"),
+            "run\\x1b]0;x\\x07\\x0aPASS\\x85.yaml"
         );
     }
 

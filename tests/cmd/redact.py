@@ -14,6 +14,8 @@ RULES = [
     (re.compile(r"Thread 0x[0-9a-f]+ \(most"), "Thread [..] (most"),
     (re.compile(r'File "/[^"]*/ctypes/__init__.py", line \d+'), 'File "[..]/ctypes/__init__.py", line [..]'),
     (re.compile(r'("sys_path": \[\n)(.*?)(\n\s*\])', re.S), lambda m: m.group(1) + "..." + m.group(3)),
+    # The sandbox layers depend on the kernel (tests/integration/cli.rs checks them).
+    (re.compile(r'(\n    "sandbox": \{\n)(.*?)(\n    \})', re.S), lambda m: m.group(1) + "..." + m.group(3)),
     # Sizes of the extension gcc builds for the native-code cases.
     (re.compile(r"\d+ bytes on disk; its program headers map \d+ bytes"), "[..] bytes on disk; its program headers map [..] bytes"),
     (re.compile(r"is \d+ bytes, but RECORD says \d+"), "is [..] bytes, but RECORD says [..]"),

@@ -1,7 +1,9 @@
 //! Inputs that cannot be committed, made at run time in a scratch directory:
-//! a 100 MB run.yaml, a FIFO, a symlink loop, an unreadable file, and the
-//! same family in place of metadata files. Each must end at once, with its
-//! exit code and its exact message; none may make preflight wait.
+//! a 100 MB run.yaml, a FIFO, a symlink loop, an unreadable file, the same
+//! family in place of metadata files, a FIFO nobody reads as the
+//! `--termination-log`, and file names with escape sequences and newlines.
+//! Each must end at once, with its exit code and its exact message; none may
+//! make preflight wait, and no name may act on the terminal or forge a line.
 
 // The scratch files are this test's own, in its own temporary directory.
 #![allow(clippy::disallowed_methods)]
@@ -181,5 +183,86 @@ fn a_fifo_and_a_huge_file_in_place_of_metadata_are_warnings() {
             spec.display(),
             crd.display()
         ),
+    );
+}
+
+#[test]
+fn a_termination_log_fifo_nobody_reads_is_refused_at_once() {
+    let dir = scratch_dir("bad-input-termination-fifo");
+    let log = dir.join("termination-log");
+    mkfifo(&log);
+    let output = preflight(
+        &[
+            "--run-yaml=testdata/runs/module_not_found.yaml",
+            "--termination-log",
+            log.to_str().unwrap(),
+        ],
+        |_| {},
+    );
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "llama-stack preflight: cannot write --termination-log {}: No such device or address (os error 6)\n",
+            log.display()
+        )
+    );
+}
+
+#[test]
+fn provider_text_never_starts_a_line_of_the_termination_log() {
+    let dir = scratch_dir("bad-input-termination-forged");
+    let log = dir.join("termination-log");
+    let output = preflight(
+        &[
+            "--run-yaml=testdata/runs/forges_failure.yaml",
+            "--termination-log",
+            log.to_str().unwrap(),
+        ],
+        |_| {},
+    );
+    let written = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        written,
+        "llama-stack preflight: Importing pf_forges_failure.provider raised RuntimeError: boom\n\
+         \x20 PASS  eval/forged  remote::forged  module forged\n\
+         \x20 All providers validated successfully\n\
+         \x20 Code: forged\\x85\\x7f\n\
+         Provider: forges_failure (pf_forges_failure)\n\
+         Resolution: Fix the error shown in the traceback: the server hits it when it imports the provider, before it starts.\n\
+         Code: preflight::import::import_failed\n"
+    );
+}
+
+/// A run.yaml named with an escape sequence, a bell and a newline.
+#[test]
+fn file_names_are_shown_inert_in_headings_and_reports() {
+    let dir = scratch_dir("bad-input-file-name");
+    let path = dir.join("run\x1b]0;pwned\x07\nPASS  x.yaml");
+    fs::write(&path, "providers: [").expect("a run.yaml");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_llama-stack"));
+    let output = command
+        .arg("pre-commit")
+        .arg(&path)
+        .current_dir(repo())
+        .env("VIRTUAL_ENV", test_virtualenv())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let _ = fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let shown = format!("{}/run\\x1b]0;pwned\\x07\\x0aPASS  x.yaml", dir.display());
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("==> {shown} <==\n")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("\nFile: {shown}\n")), "{stdout}");
+    assert!(
+        !stdout.contains('\x1b') && !stdout.contains('\x07'),
+        "{stdout}"
     );
 }

@@ -1,6 +1,7 @@
 //! `--exec` hands the process to the server only after a successful check,
-//! keeping the PID and the exit code; `--termination-log` records a failure.
-//! `ogx-preflight` is `llama-stack preflight`, in the same process.
+//! keeping the PID and the exit code, and outside the probes' sandbox;
+//! `--termination-log` records a failure. `ogx-preflight` is
+//! `llama-stack preflight`, in the same process.
 
 use std::fs;
 use std::process::{Command, Stdio};
@@ -41,6 +42,35 @@ fn a_passing_check_becomes_the_command_with_the_same_pid_and_exit_code() {
         "{stdout}"
     );
     assert!(stdout.ends_with(&format!("server-pid={pid}\n")), "{stdout}");
+}
+
+#[test]
+fn the_command_runs_outside_the_sandbox_of_the_checks() {
+    let scratch = std::env::temp_dir().join(format!("preflight-exec-free-{}", std::process::id()));
+    #[allow(clippy::disallowed_methods)] // the test's own temporary directory
+    fs::create_dir_all(&scratch).expect("scratch dir");
+    let written = scratch.join("written-by-the-server");
+    let server = format!(
+        "echo written > '{}' && readlink /proc/self/ns/net",
+        written.display()
+    );
+    let output = preflight(
+        "testdata/runs/metadata.yaml",
+        &["--exec", "--", "sh", "-c", &server],
+    )
+    .output()
+    .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let was_written = written.exists();
+    #[allow(clippy::disallowed_methods)]
+    let _ = fs::remove_dir_all(&scratch);
+    let ours = fs::read_link("/proc/self/ns/net").expect("our network namespace");
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(was_written, "the server could not write: {stdout}");
+    assert!(
+        stdout.ends_with(&format!("{}\n", ours.display())),
+        "the server is in another network namespace: {stdout}"
+    );
 }
 
 #[test]

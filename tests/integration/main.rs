@@ -3,18 +3,20 @@
 //! Modules:
 //! - `cli`: golden cases in `tests/cmd/*.toml`, each a command line with its
 //!   environment, expected exit code and exact stdout and stderr (trycmd);
-//!   the whole corpus changes no file and leaves no process behind.
+//!   the whole corpus changes no file, reaches no listener and leaves no
+//!   process behind, with the sandbox's kernel layer and without it.
 //! - `bad_input`: inputs made at run time (a FIFO, a 100 MB file, a symlink
 //!   loop, an unreadable file), each with its exit code and exact message.
 //! - `codes`: every diagnostic code is declared once and documented in the README.
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `native_fixtures`: the environments of the native-code golden cases, built
 //!   at test time from `testdata/native` and the cached foreign wheels.
-//! - `no_network`: a provider that connects is denied; nothing reaches the listener.
 //! - `ogx_home`: under ogx, checking leaves `~/.llama` where it is.
 //! - `pre_commit`: the repository's pre-commit hooks, run by the real
 //!   pre-commit in a throwaway git repository.
 //! - `progress`: the progress line on a pseudo-terminal.
+//! - `sandbox`: which layers of the probes' sandbox were in force, and that
+//!   `--allow-writes` relaxes the filesystem part only.
 //! - `real_server`: preflight against real llama-stack and ogx releases and
 //!   provider packages, each verdict checked against the real server.
 //! - `support`: paths to the repository and the test environments, scratch
@@ -25,9 +27,9 @@ mod cli;
 mod codes;
 mod exec;
 mod native_fixtures;
-mod no_network;
 mod ogx_home;
 mod pre_commit;
 mod progress;
 mod real_server;
+mod sandbox;
 mod support;

@@ -6,8 +6,10 @@
 //! `sys.path` entry, as `pip install --target` lays it out, with a
 //! `*.dist-info` whose `RECORD` lists the files) with a copy of that module:
 //! as built, with `e_machine` patched to aarch64, cut in half, renamed for
-//! CPython 3.11, replaced by a Git LFS pointer, or replaced by a Mach-O file
-//! that `object` writes. The real-wheel cases put the provider in front of a
+//! CPython 3.11, replaced by a Git LFS pointer, replaced by a Mach-O file
+//! that `object` writes, replaced by a FIFO, or with a dynamic segment that
+//! claims 3 GiB in a sparse file that long; or with FIFOs in place of its
+//! `*.dist-info` files. The real-wheel cases put the provider in front of a
 //! directory of real foreign wheels that `scripts/setup-test-envs` installed
 //! with `pip install --target --platform`. Everything lives in a temporary
 //! directory, removed when the fixtures are dropped.
@@ -24,6 +26,12 @@ use crate::support::{native_wheels, repo};
 /// `e_machine` of an ELF64 header, and aarch64's value.
 const E_MACHINE: usize = 18;
 const EM_AARCH64: u16 = 183;
+/// Where an ELF64 header says its program headers are and how many.
+const E_PHOFF: usize = 0x20;
+const E_PHNUM: usize = 0x38;
+const PT_DYNAMIC: u32 = 2;
+/// What the dynamic segment of the `huge_dynamic_segment` case claims.
+const CLAIMED_DYNAMIC_BYTES: u64 = 3 << 30;
 
 /// Every case and the directories it puts on `PYTHONPATH`.
 pub(crate) struct Fixtures {
@@ -144,6 +152,34 @@ fn with_machine(elf: &[u8], machine: u16) -> Vec<u8> {
     let mut patched = elf.to_vec();
     patched[E_MACHINE..E_MACHINE + 2].copy_from_slice(&machine.to_le_bytes());
     patched
+}
+
+/// A copy of an ELF64 little-endian file whose `PT_DYNAMIC` claims `bytes`
+/// in the file and in memory.
+fn with_dynamic_size(elf: &[u8], bytes: u64) -> Vec<u8> {
+    let mut patched = elf.to_vec();
+    let read = |at: usize, len: usize| {
+        let mut value = [0u8; 8];
+        value[..len].copy_from_slice(&elf[at..at + len]);
+        u64::from_le_bytes(value) as usize
+    };
+    let table = read(E_PHOFF, 8);
+    for index in 0..read(E_PHNUM, 2) {
+        let header = table + index * 56;
+        if read(header, 4) == PT_DYNAMIC as usize {
+            // p_filesz, then p_memsz.
+            patched[header + 32..header + 40].copy_from_slice(&bytes.to_le_bytes());
+            patched[header + 40..header + 48].copy_from_slice(&bytes.to_le_bytes());
+        }
+    }
+    patched
+}
+
+/// Replaces the file at `path` with a FIFO that nothing writes to.
+fn replace_with_fifo(path: &Path) {
+    fs::remove_file(path).expect("the file to replace");
+    let made = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
 }
 
 /// A small arm64 Mach-O object, as a macOS wheel would carry.
@@ -367,6 +403,55 @@ impl Fixtures {
             }],
             vec![],
         );
+        site(
+            "fifo_extension",
+            &[Dist::new(
+                "pf_native",
+                with_extension("pf_native/_hello.abi3.so", good.clone()),
+            )],
+            vec![],
+        );
+        replace_with_fifo(&root.join("fifo_extension/pf_native/_hello.abi3.so"));
+        for (case, files) in [
+            ("fifo_metadata", &["METADATA"][..]),
+            (
+                "fifo_dist_info",
+                &["RECORD", "WHEEL", "direct_url.json"][..],
+            ),
+        ] {
+            site(
+                case,
+                &[Dist::new(
+                    "pf_native",
+                    with_extension("pf_native/_hello.abi3.so", good.clone()),
+                )],
+                vec![],
+            );
+            let info = root.join(case).join("pf_native-1.0.dist-info");
+            fs::write(info.join("direct_url.json"), "{}").expect("direct_url.json");
+            for file in files {
+                replace_with_fifo(&info.join(file));
+            }
+        }
+        // Sparse: the segment's claim fits in the file, which holds a few kilobytes.
+        let huge = with_dynamic_size(&good, CLAIMED_DYNAMIC_BYTES);
+        let sparse_size = CLAIMED_DYNAMIC_BYTES + (256 << 20);
+        site(
+            "huge_dynamic_segment",
+            &[Dist {
+                recorded_sizes: &[("pf_native/_hello.abi3.so", sparse_size)],
+                ..Dist::new(
+                    "pf_native",
+                    with_extension("pf_native/_hello.abi3.so", huge),
+                )
+            }],
+            vec![],
+        );
+        fs::OpenOptions::new()
+            .write(true)
+            .open(root.join("huge_dynamic_segment/pf_native/_hello.abi3.so"))
+            .and_then(|file| file.set_len(sparse_size))
+            .expect("a sparse extension");
         // The same fault as JSON.
         cases.push((
             "architecture_mismatch_json",

@@ -211,3 +211,52 @@ pub(crate) fn processes_with_env(name: &str, value: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Whether the built binary reports every layer in `needed` active on this
+/// system. A test that needs one that is not says so and is skipped, except
+/// on CI, which runs where the kernel offers every layer: skipping there would
+/// leave the kernel layer unproved.
+pub(crate) fn sandbox_offers(needed: &[&str]) -> bool {
+    let active = active_sandbox_layers();
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|layer| !active.iter().any(|name| name == layer))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        env::var_os("CI").is_none(),
+        "this system does not offer the sandbox layers {missing:?}"
+    );
+    #[allow(clippy::print_stderr)] // a skipped test says so
+    {
+        eprintln!("skipped: this system does not offer the sandbox layers {missing:?}");
+    }
+    false
+}
+
+/// The sandbox layers the built binary reports active on this system (the
+/// JSON report's `interpreter.sandbox`), from a run that ends at once.
+fn active_sandbox_layers() -> Vec<String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llama-stack"))
+        .args([
+            "preflight",
+            "--run-yaml=testdata/runs/module_not_found.yaml",
+            "--format=json",
+        ])
+        .current_dir(repo())
+        .env("VIRTUAL_ENV", test_virtualenv())
+        .env_remove("LLAMA_STACK_PREFLIGHT_KERNEL_SANDBOX")
+        .output()
+        .expect("the binary runs");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    report["interpreter"]["sandbox"]["layers"]
+        .as_array()
+        .expect("interpreter.sandbox.layers")
+        .iter()
+        .filter(|layer| layer["active"] == true)
+        .filter_map(|layer| layer["name"].as_str().map(str::to_string))
+        .collect()
+}
