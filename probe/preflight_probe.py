@@ -9,6 +9,12 @@ Modes:
                      what the server's start-up of it imports (see
                      follow_startup()). REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
+  stack_config REQUEST
+                     read run.yaml as the server's run command reads it before
+                     any provider (PyYAML, its upgrade path, environment
+                     substitution, StackConfig, the TLS files uvicorn loads,
+                     external_providers_dir) and describe what it found.
+                     REQUEST is JSON: {"run_yaml"}.
   serve OPTIONS      print the interpreter's facts at once, then the server's
                      API layout once its core is imported (two documents; see
                      serve()). With OPTIONS {"fork": true} and forking safe, it
@@ -218,6 +224,10 @@ class Sandbox:
         return {"denied": self.denied, "programs": self.programs, "changed": changed}
 
 
+# The sandbox of this process, once a check has installed it (one per process).
+SANDBOX = None
+
+
 def stores_nothing(path):
     """Whether opening `path` for writing stores nothing: one of the writable
     devices, or a pipe or socket the process already holds (/dev/stdout).
@@ -277,13 +287,15 @@ def take_stdout():
 def answer(mode, argument, result_fd):
     # A crash or a hang in provider code then leaves its Python stack on stderr.
     faulthandler.enable()
-    request = json.loads(argument) if mode == "provider" and argument else {}
-    sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
+    check = CHECKS.get(mode)
+    request = json.loads(argument) if check and argument else {}
+    global SANDBOX
+    SANDBOX = sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
     before = process_state()
     try:
         if request:
             faulthandler.dump_traceback_later(request["dump_stack_after"], exit=False)
-            document = check_provider(request)
+            document = check(request)
         else:
             document = {"result": "error", "kind": "bad_request", "message": safe_text([mode, argument])}
     except BaseException as exc:  # noqa: BLE001 - report anything, even SystemExit
@@ -664,8 +676,13 @@ def server_command(metadata, core):
     return f"{scripts[0]} run" if top_level_run else f"{scripts[0]} stack run"
 
 
+def core_package():
+    """The package whose core the server runs (`<core>.core.*`)."""
+    return installed_server()["core_package"]
+
+
 def registry_module(api):
-    return f"{installed_server()['core_package']}.providers.registry.{api}"
+    return f"{core_package()}.providers.registry.{api}"
 
 
 def is_spec_class(spec, name):
@@ -819,6 +836,13 @@ def describe_returned(request, target, returned):
 
 
 def check_in_tree(request):
+    if request.get("spec_file"):
+        try:
+            spec = load_spec_file(request)
+        except BaseException as exc:  # noqa: BLE001
+            return failure("spec_file_failed", target=request["spec_file"], exception=describe_exception(exc))
+        document = {"result": "ok", "source": "external_dir", "target": request["spec_file"], "returned": {"kind": "value"}}
+        return follow_spec(document, spec, request)
     registry = registry_module(request["api"])
     try:
         providers = importlib.import_module(registry).available_providers()
@@ -833,8 +857,8 @@ def check_in_tree(request):
 
 
 def follow_spec(document, spec, request):
-    """Do what the server does with a spec before it runs provider code, and,
-    when asked (--check-config), build its config the way the server does."""
+    """Do what the server does with a spec before it runs provider code, and
+    build its config the way the server does when it creates the provider."""
     described = describe_spec(spec)
     document["spec"] = described
     if request.get("registry_only"):
@@ -851,29 +875,114 @@ def follow_spec(document, spec, request):
     if isinstance(config_class, str) and config_class:
         document["config"] = import_step(lambda: config_schema(config_class))
         if config is not None:
-            document["config_check"] = import_step(lambda: build_config(config_class, config))
+            strict = request.get("check_config", True)
+            document["config_check"] = import_step(lambda: build_config(config_class, config, strict))
     if document.get("implementation", {}).get("has_entry_point"):
         document["startup"] = startup_step(module_name, entry, fields.get("pip_packages"))
     return document
 
 
-def build_config(qualified_name, config):
-    # `ConfigClass(**config)` as in instantiate_provider: keyword construction,
-    # so a dataclass rejects unknown keys while pydantic ignores them.
+def build_config(qualified_name, config, strict):
+    """`ConfigClass(**config)` as in instantiate_provider: keyword construction,
+    so a dataclass rejects unknown keys while pydantic ignores them (they are
+    listed). The built config names the stores the provider opens when it
+    starts. Not `strict` (without --check-config), building is only a way to
+    find those: a refusal is not reported, and a write or connection a
+    validator attempts is not an import-time fault."""
     module_name, class_name = qualified_name.rsplit(".", 1)
     config_class = getattr(importlib.import_module(module_name), class_name)
+    checked = {"valid": None, "errors": [], "ignored": ignored_keys(config_class, config), "references": []}
+    denied = len(SANDBOX.denied) if SANDBOX else 0
     try:
-        config_class(**config)
+        built = config_class(**config)
     except Exception as exc:  # noqa: BLE001 - any refusal is the finding
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            try:
-                found = [{"loc": [safe_text(part) for part in e["loc"]], "msg": safe_text(e["msg"])} for e in errors()]
-                return {"valid": False, "errors": found}
-            except Exception:  # noqa: BLE001 - not pydantic's errors() after all
-                pass
-        return {"valid": False, "errors": [{"loc": [], "msg": safe_text(f"{type(exc).__name__}: {exc}")}]}
-    return {"valid": True, "errors": []}
+        built = None
+        if strict:
+            checked.update(valid=False, errors=refusals(exc))
+    else:
+        checked["valid"] = True if strict else None
+    if not strict and SANDBOX and len(SANDBOX.denied) > denied:
+        del SANDBOX.denied[denied:]
+        return checked
+    if built is not None:
+        checked["references"] = store_references(built)
+    return checked
+
+
+def refusals(exc):
+    """Pydantic's errors, each with its place (list indices stay numbers), or
+    the exception as one refusal without a place."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            return [
+                {"loc": [part if isinstance(part, int) else safe_text(part) for part in e["loc"]], "msg": safe_text(e["msg"])}
+                for e in errors()
+            ]
+        except Exception:  # noqa: BLE001 - not pydantic's errors() after all
+            pass
+    return [{"loc": [], "msg": safe_text(f"{type(exc).__name__}: {exc}")}]
+
+
+def ignored_keys(config_class, config):
+    """The keys of `config` that a pydantic config class drops without a word
+    (extra="ignore", pydantic's default), with the keys it reads, aliases
+    included as pydantic applies them, and the alias of each field read only
+    by its alias; None for a class that keeps or refuses unknown keys, or is
+    not a pydantic model."""
+    fields = getattr(config_class, "model_fields", None)
+    settings = getattr(config_class, "model_config", None)
+    if not isinstance(fields, dict) or not isinstance(settings, dict) or settings.get("extra") in ("allow", "forbid"):
+        return None
+    by_name = settings.get("validate_by_name") or settings.get("populate_by_name")
+    by_alias = settings.get("validate_by_alias", True)
+    accepted, renamed = [], {}
+    for name, field in fields.items():
+        alias = field.validation_alias if field.validation_alias is not None else field.alias
+        keys = list(alias_keys(alias)) if alias is not None and by_alias else []
+        if alias is None or by_name:
+            accepted.append(name)
+        elif keys:
+            renamed[name] = keys[0]
+        accepted.extend(keys)
+    ignored = [safe_text(key) for key in config if key not in accepted]
+    return {"keys": ignored, "accepted": accepted, "renamed": renamed}
+
+
+def alias_keys(alias):
+    """The top-level keys an alias reads: a name, the first step of an
+    AliasPath, or those of each AliasChoices choice."""
+    choices = getattr(alias, "choices", None)
+    for choice in choices if choices is not None else [alias]:
+        path = getattr(choice, "path", None)
+        first = path[0] if path else choice
+        if isinstance(first, str):
+            yield first
+
+
+def store_references(config):
+    """Every KV and SQL store reference in a built config, with its place: the
+    provider opens each when it starts, and the server knows only the
+    backends storage.backends defines."""
+    storage = importlib.import_module(core_package() + ".core.storage.datatypes")
+    found = []
+
+    def walk(value, loc, depth):
+        if isinstance(value, (storage.KVStoreReference, storage.SqlStoreReference)):
+            kind = "kv" if isinstance(value, storage.KVStoreReference) else "sql"
+            found.append({"loc": loc, "backend": safe_text(value.backend), "kind": kind})
+        elif depth < 8 and hasattr(type(value), "model_fields"):
+            for name in type(value).model_fields:
+                walk(getattr(value, name, None), [*loc, name], depth + 1)
+        elif depth < 8 and isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, [*loc, safe_text(key)], depth + 1)
+        elif depth < 8 and isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                walk(item, [*loc, index], depth + 1)
+
+    walk(config, [], 0)
+    return found[:50]
 
 
 def import_step(step):
@@ -1163,6 +1272,237 @@ def config_schema(qualified_name):
     except BaseException as exc:  # noqa: BLE001
         described["schema_error"] = safe_text(f"{type(exc).__name__}: {exc}")
     return described
+
+
+def check_stack_config(request):
+    """What `llama stack run` does with run.yaml before it looks at any
+    provider, each step with the server's own code: PyYAML's safe_load, the
+    CLI's upgrade path (parse_and_maybe_upgrade_config), then the server
+    factory's substitution and StackConfig on the file as written, and the
+    TLS files uvicorn loads. Nothing is written: where the CLI would create a
+    missing external_providers_dir, only whether it could is looked at."""
+    import copy
+
+    import yaml
+
+    core = core_package() + ".core."
+    configure = importlib.import_module(core + "configure")
+    stack = importlib.import_module(core + "stack")
+    datatypes = importlib.import_module(core + "datatypes")
+    logging_config = getattr(importlib.import_module(core_package() + ".log"), "LoggingConfig", None)
+    with open(request["run_yaml"], encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return {"result": "ok", "refused": {"stage": "yaml", **yaml_problem(exc)}}
+    try:
+        config = configure.parse_and_maybe_upgrade_config(copy.deepcopy(raw))
+    except Exception as exc:  # noqa: BLE001 - the CLI stops on any of them
+        return {"result": "ok", "refused": {"stage": "cli", **config_problem(exc)}}
+    # distro_name replaced image_name in 0.5.0, and its cast with it.
+    cast = getattr(stack, "cast_distro_name_to_string", None) or getattr(stack, "cast_image_name_to_string", None)
+    try:
+        if isinstance(raw, dict) and raw.get("logging_config") and logging_config is not None:
+            logging_config(**raw["logging_config"])
+        if not factory_upgrades():
+            config = datatypes.StackConfig(**cast(stack.replace_env_vars(raw)))
+    except Exception as exc:  # noqa: BLE001 - so does the server factory
+        return {"result": "ok", "refused": {"stage": "server", **config_problem(exc)}}
+    return {"result": "ok", "refused": None, "stack": stack_facts(config, stack)}
+
+
+def factory_upgrades():
+    """Whether the server factory reads run.yaml through the same upgrade path
+    as the run command (ogx), rather than validating the file as written with
+    StackConfig (llama-stack, where a version the upgrade path would
+    overwrite still counts): read from the factory's source, not run."""
+    try:
+        found = importlib.util.find_spec(core_package() + ".core.server.server")
+        with open(found.origin, encoding="utf-8") as handle:
+            return "parse_and_maybe_upgrade_config(" in handle.read()
+    except (ImportError, AttributeError, OSError, TypeError, ValueError):
+        return False
+
+
+def yaml_problem(exc):
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return {
+        "kind": "yaml",
+        "message": safe_text(f"{problem} ({context})" if context else problem),
+        "line": mark.line + 1 if mark is not None else None,
+        "column": mark.column + 1 if mark is not None else None,
+    }
+
+
+def config_problem(exc):
+    """A refusal of run.yaml: pydantic's errors with their place, an unset
+    variable with its path, or the exception as it is."""
+    if callable(getattr(exc, "errors", None)):
+        return {"kind": "validation", "errors": refusals(exc)}
+    if type(exc).__name__ == "EnvVarError":
+        return {"kind": "env", "name": safe_text(exc.var_name), "path": safe_text(exc.path)}
+    return {"kind": "exception", "exception": describe_exception(exc)}
+
+
+def stack_facts(config, stack):
+    """What the driver judges the rest of start-up by: the storage the server
+    registers and the stores it opens, the TLS files, the resources it
+    registers and the models it validates, external_providers_dir."""
+    storage = importlib.import_module(core_package() + ".core.storage.datatypes")
+    distribution = importlib.import_module(core_package() + ".core.distribution")
+    stores = config.storage.stores
+    routed = {info.routing_table_api.value: info.router_api.value for info in distribution.builtin_automatically_routed_apis()}
+    resources = [(name, api.value) for name, api, *_ in getattr(stack, "RESOURCES", [])]
+    dumped = config.model_dump(mode="json")
+    return {
+        "backends": {name: backend.type.value for name, backend in config.storage.backends.items()},
+        "stores": {
+            name: {"backend": getattr(getattr(stores, name), "backend", None), "kind": store_kind(field.annotation, storage)}
+            for name, field in type(stores).model_fields.items()
+        },
+        "tls": tls_facts(config.server),
+        "resources": [
+            {"name": name, "router": routed.get(table), "items": dumped["registered_resources"].get(name) or []}
+            for name, table in resources
+        ],
+        "vector_stores": {
+            name: (dumped.get("vector_stores") or {}).get(name)
+            for name in ("default_embedding_model", "default_reranker_model", "rewrite_query_params")
+        },
+        "safety": dumped.get("safety"),
+        "external_providers_dir": external_providers_facts(config, distribution),
+    }
+
+
+def store_kind(annotation, storage):
+    """`kv` or `sql`: the kind of backend a store field takes (its type, or
+    one of its union's), which differs between releases (ogx 1.5 keeps
+    prompts and connectors in SQL)."""
+    import typing
+
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, storage.KVStoreReference):
+            return "kv"
+        if isinstance(candidate, type) and issubclass(candidate, storage.SqlStoreReference):
+            return "sql"
+    return None
+
+
+class PassphraseNeeded(Exception):
+    """The key file is encrypted: uvicorn, given no password by `llama stack
+    run`, would let OpenSSL ask for it on the terminal."""
+
+
+def ask_for_passphrase():
+    raise PassphraseNeeded()
+
+
+def tls_facts(server):
+    """The server serves HTTPS only when both tls_certfile and tls_keyfile are
+    set; uvicorn then builds its context before the app factory runs:
+    load_cert_chain, and load_verify_locations for tls_cafile. The same calls
+    here only read the files."""
+    import ssl
+
+    fields = {name: getattr(server, name, None) for name in ("tls_certfile", "tls_keyfile", "tls_cafile")}
+    facts = {"fields": fields, "enabled": bool(fields["tls_certfile"] and fields["tls_keyfile"]), "problem": None}
+    if not facts["enabled"]:
+        return facts
+    for name in ("tls_certfile", "tls_keyfile", "tls_cafile"):
+        if fields[name]:
+            try:
+                with open(fields[name], "rb"):
+                    pass
+            except OSError as exc:
+                facts["problem"] = {"field": name, "message": safe_text(f"{type(exc).__name__}: {exc.strerror or exc}")}
+                return facts
+    field = "tls_keyfile"
+    try:
+        import inspect
+
+        import uvicorn
+
+        defaults = inspect.signature(uvicorn.Config).parameters
+        context = ssl.SSLContext(defaults["ssl_version"].default)
+        context.load_cert_chain(fields["tls_certfile"], fields["tls_keyfile"], ask_for_passphrase)
+        field = "tls_cafile"
+        if fields["tls_cafile"]:
+            context.load_verify_locations(fields["tls_cafile"])
+        # ogx 1.5's run command passes server.tls_config.ciphers to uvicorn.
+        field = "tls_config"
+        chosen = getattr(getattr(server, "tls_config", None), "ciphers", None)
+        ciphers = ":".join(chosen) if chosen else defaults["ssl_ciphers"].default
+        if ciphers:
+            context.set_ciphers(ciphers)
+    except PassphraseNeeded:
+        facts["problem"] = {"field": "tls_keyfile", "message": "the key is encrypted with a passphrase", "passphrase": True}
+    except Exception as exc:  # noqa: BLE001 - uvicorn stops on any of them
+        facts["problem"] = {"field": field, "message": safe_text(f"{type(exc).__name__}: {exc}")}
+    return facts
+
+
+def external_providers_facts(config, distribution):
+    """The provider specs under external_providers_dir, read as
+    get_provider_registry reads them (every providable API, remote and inline,
+    every *.yaml), or the first one the server fails on."""
+    directory = getattr(config, "external_providers_dir", None)
+    if not directory:
+        return None
+    path = os.path.abspath(os.path.expanduser(str(directory)))
+    facts = {"path": safe_text(path), "exists": os.path.exists(path), "specs": [], "problem": None}
+    if not facts["exists"]:
+        facts["creatable"] = creatable(path)
+        return facts
+    import glob
+
+    import yaml
+
+    loaders = {
+        "remote": lambda data, api, name: distribution._load_remote_provider_spec(data, api),
+        "inline": distribution._load_inline_provider_spec,
+    }
+    for api in distribution.providable_apis():
+        for kind, load in loaders.items():
+            for spec_path in glob.glob(os.path.join(path, kind, api.name.lower(), "*.yaml")):
+                name = os.path.splitext(os.path.basename(spec_path))[0]
+                try:
+                    with open(spec_path) as handle:
+                        load(yaml.safe_load(handle), api, name)
+                except Exception as exc:  # noqa: BLE001 - the server re-raises every one
+                    problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else config_problem(exc)
+                    facts["problem"] = {"file": safe_text(spec_path), **problem}
+                    return facts
+                facts["specs"].append({"api": api.value, "provider_type": f"{kind}::{name}", "file": safe_text(spec_path)})
+    return facts
+
+
+def creatable(path):
+    """Whether os.makedirs(path) could succeed: the deepest existing ancestor
+    is a directory this process may write into."""
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
+
+
+def load_spec_file(request):
+    """A spec from external_providers_dir, read again as the server reads it."""
+    import yaml
+
+    distribution = importlib.import_module(core_package() + ".core.distribution")
+    api = distribution.Api(request["api"])
+    kind, _, name = request["provider_type"].partition("::")
+    with open(request["spec_file"]) as handle:
+        data = yaml.safe_load(handle)
+    if kind == "remote":
+        return distribution._load_remote_provider_spec(data, api)
+    return distribution._load_inline_provider_spec(data, api, name)
+
+
+CHECKS = {"provider": check_provider, "stack_config": check_stack_config}
 
 
 if __name__ == "__main__":

@@ -567,5 +567,171 @@ class WarmParentTests(unittest.TestCase):
             self.assertIn('{"result": "ok", "forged": true}', ended["stderr"])
 
 
+def stack_config(text, env=None):
+    """The probe's stack_config answer for a run.yaml of `text`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "run.yaml")
+        with open(path, "w") as handle:
+            handle.write(text)
+        document, _ = run_probe("stack_config", json.dumps({"run_yaml": path, "dump_stack_after": 30}), env=env)
+    return document
+
+
+RUN_YAML = """\
+distro_name: t
+server: {SERVER}
+providers:
+  eval:
+  - provider_id: good
+    provider_type: remote::pf_good
+    module: pf_good
+"""
+
+
+@needs_llama_stack
+class StackConfigTests(unittest.TestCase):
+    def test_what_pyyaml_refuses_is_reported_with_its_line(self):
+        document = stack_config(RUN_YAML.format(SERVER="{}") + "    config: !secret x\n")
+        self.assertEqual(document["refused"]["stage"], "yaml")
+        self.assertEqual(document["refused"]["line"], 8)
+        self.assertIn("!secret", document["refused"]["message"])
+
+    def test_stackconfig_refusals_keep_their_place(self):
+        document = stack_config(RUN_YAML.format(SERVER="{port: 443}"))
+        self.assertEqual(document["refused"]["kind"], "validation")
+        self.assertEqual(document["refused"]["errors"][0]["loc"], ["server", "port"])
+
+    def test_substituted_digits_stay_a_number_for_image_name(self):
+        text = RUN_YAML.format(SERVER="{}").replace("distro_name: t", "image_name: ${env.PF_TAG}")
+        document = stack_config(text, env={"PF_TAG": "2026"})
+        self.assertEqual(document["refused"]["errors"][0]["loc"], ["image_name"])
+
+    def test_an_accepted_file_gives_the_facts_with_the_servers_defaults(self):
+        text = RUN_YAML.format(SERVER="{}") + (
+            "storage:\n  backends:\n    kv_main: {type: kv_sqlite, db_path: /nonexistent/kv.db}\n"
+            "  stores:\n    metadata: {backend: kv_main, namespace: registry}\n"
+            "    inference: null\n    conversations: null\n    prompts: {backend: kv_main, namespace: p}\n"
+        )
+        document = stack_config(text)
+        self.assertIsNone(document["refused"])
+        facts = document["stack"]
+        self.assertEqual(facts["backends"], {"kv_main": "kv_sqlite"})
+        self.assertEqual(facts["stores"]["connectors"], {"backend": "kv_default", "kind": "kv"})
+        self.assertEqual(facts["stores"]["conversations"], {"backend": None, "kind": "sql"})
+        self.assertFalse(facts["tls"]["enabled"])
+        self.assertEqual([r["name"] for r in facts["resources"]][:2], ["models", "shields"])
+        self.assertEqual(document["sandbox"]["denied"], [])
+
+    def test_external_providers_dir_is_read_as_the_server_reads_it(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            spec_dir = os.path.join(scratch, "remote", "eval")
+            os.makedirs(spec_dir)
+            with open(os.path.join(spec_dir, "mine.yaml"), "w") as handle:
+                handle.write("adapter_type: other\nmodule: pf_good\nconfig_class: pf_good.config.Config\n")
+            text = RUN_YAML.format(SERVER="{}") + f"external_providers_dir: {scratch}\n"
+            found = stack_config(text)["stack"]["external_providers_dir"]
+            self.assertEqual(found["specs"][0]["provider_type"], "remote::mine")
+            with open(os.path.join(spec_dir, "mine.yaml"), "a") as handle:
+                handle.write("provider_type: remote::mine\n")
+            found = stack_config(text)["stack"]["external_providers_dir"]
+            self.assertIn("multiple values", found["problem"]["exception"]["message"])
+            missing = stack_config(RUN_YAML.format(SERVER="{}") + f"external_providers_dir: {scratch}/new/dir\n")
+            self.assertEqual(missing["stack"]["external_providers_dir"]["exists"], False)
+            self.assertEqual(missing["stack"]["external_providers_dir"]["creatable"], True)
+            self.assertFalse(os.path.exists(os.path.join(scratch, "new")))
+
+    def test_tls_files_are_loaded_and_an_encrypted_key_never_prompts(self):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        import datetime
+
+        with tempfile.TemporaryDirectory() as scratch:
+            key = ec.generate_private_key(ec.SECP256R1())
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+            now = datetime.datetime.now(datetime.timezone.utc)
+            cert = (
+                x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                .sign(key, hashes.SHA256())
+            )
+            files = {
+                "cert.pem": cert.public_bytes(serialization.Encoding.PEM),
+                "plain.pem": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+                "locked.pem": key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"secret")
+                ),
+            }
+            for file, data in files.items():
+                with open(os.path.join(scratch, file), "wb") as handle:
+                    handle.write(data)
+
+            def tls(keyfile):
+                server = f"{{tls_certfile: {scratch}/cert.pem, tls_keyfile: {scratch}/{keyfile}}}"
+                return stack_config(RUN_YAML.format(SERVER=server))["stack"]["tls"]
+
+            self.assertEqual(tls("plain.pem")["problem"], None)
+            self.assertTrue(tls("locked.pem")["problem"]["passphrase"])
+            self.assertIn("FileNotFoundError", tls("absent.pem")["problem"]["message"])
+
+
+@needs_llama_stack
+class ConfigClassTests(unittest.TestCase):
+    def test_ignored_keys_respect_aliases_and_extra(self):
+        import pydantic
+
+        class Plain(pydantic.BaseModel):
+            base_url: str = ""
+            token: str = pydantic.Field("", alias="api_token")
+
+        class ByName(Plain):
+            model_config = pydantic.ConfigDict(populate_by_name=True)
+
+        class Open(Plain):
+            model_config = pydantic.ConfigDict(extra="allow")
+
+        found = probe.ignored_keys(Plain, {"url": 1, "api_token": 2, "token": 3, "base_url": 4})
+        self.assertEqual(found["keys"], ["url", "token"])
+        self.assertEqual(found["renamed"], {"token": "api_token"})
+        self.assertEqual(probe.ignored_keys(ByName, {"token": 3})["keys"], [])
+        self.assertIsNone(probe.ignored_keys(Open, {"url": 1}))
+
+    def test_store_references_are_found_in_a_built_config(self):
+        import pydantic
+        from llama_stack.core.storage.datatypes import KVStoreReference, SqlStoreReference
+
+        class Persistence(pydantic.BaseModel):
+            state: KVStoreReference
+            rows: SqlStoreReference | None = None
+
+        class Config(pydantic.BaseModel):
+            persistence: Persistence
+            kvstore: KVStoreReference = KVStoreReference(backend="kv_default", namespace="n")
+
+        built = Config(persistence={"state": {"backend": "kv_x", "namespace": "a"}, "rows": {"backend": "sql_y", "table_name": "t"}})
+        self.assertEqual(
+            probe.store_references(built),
+            [
+                {"loc": ["persistence", "state"], "backend": "kv_x", "kind": "kv"},
+                {"loc": ["persistence", "rows"], "backend": "sql_y", "kind": "sql"},
+                {"loc": ["kvstore"], "backend": "kv_default", "kind": "kv"},
+            ],
+        )
+
+    def test_a_write_while_building_a_config_is_not_an_import_fault_unless_checked(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            target = os.path.join(scratch, "made")
+            ask = json.loads(request("pf_writes_config", "remote::pf_writes_config"))
+            ask["config"] = {"path": target}
+            quiet, _ = run_probe("provider", json.dumps({**ask, "check_config": False}))
+            self.assertEqual(quiet["sandbox"]["denied"], [])
+            self.assertIsNone(quiet["config_check"]["valid"])
+            checked, _ = run_probe("provider", json.dumps({**ask, "check_config": True}))
+            self.assertEqual([d["operation"] for d in checked["sandbox"]["denied"]], ["os.mkdir"])
+            self.assertFalse(os.path.exists(target))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,8 +1,9 @@
 //! Reads run.yaml once, read-only, and turns it into the provider entries the
 //! rest of the pipeline checks.
 //!
-//! The order is the server's: load YAML, substitute environment variables in the
-//! whole document (see [`env`]), then check the shape pydantic would check
+//! The order is the server's: load YAML as PyYAML builds it (see [`yaml`]),
+//! substitute environment variables in the whole document (see [`env`]), then
+//! check the shape pydantic would check
 //! (`providers` a mapping of lists, each entry with `provider_id` and
 //! `provider_type`, `distro_name` or `image_name` present). Raw YAML values stay
 //! inside this module; the pipeline only sees [`ProviderEntry`] values. Sections
@@ -11,6 +12,7 @@
 pub(crate) mod env;
 pub(crate) mod locate;
 pub(crate) mod tls;
+pub(crate) mod yaml;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -237,6 +239,25 @@ impl ProviderEntry {
         format!("providers.{}[{}]", self.api, self.index)
     }
 
+    /// Finds `loc`, a place in the entry's config as its config class names
+    /// it, in `text`.
+    pub(crate) fn config_place(&self, text: &str, loc: &[Step]) -> Place {
+        let parts: Vec<String> = ["providers", &self.api, &self.index.to_string(), "config"]
+            .into_iter()
+            .map(String::from)
+            .chain(loc.iter().map(Step::to_string))
+            .collect();
+        Place::found(self.config_path(loc), text, &parts)
+    }
+
+    /// `loc` in the entry's config, in the server's notation:
+    /// `providers.eval[0].config.url`.
+    pub(crate) fn config_path(&self, loc: &[Step]) -> String {
+        std::iter::once(format!("{}.config", self.path()))
+            .chain(loc.iter().map(|step| format!(".{step}")))
+            .collect()
+    }
+
     /// The name reports use: the id, or the place of a disabled entry.
     pub(crate) fn display_id(&self) -> String {
         match &self.provider_id {
@@ -256,6 +277,97 @@ pub(crate) struct RunConfig {
     pub(crate) providers: Vec<ProviderEntry>,
     /// The `server:` settings that decide whether ogx's run command starts.
     pub(crate) tls: tls::TlsSettings,
+    /// Keys written twice in one mapping; the server keeps the last value.
+    pub(crate) duplicate_keys: Vec<yaml::DuplicateKey>,
+    /// Where the list items the server drops during substitution stood
+    /// (`providers.eval[1]`), so that the server's list indices can be
+    /// turned back into the file's.
+    dropped: Vec<String>,
+}
+
+/// A place in run.yaml named the server's way, found in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// In the server's notation, with the file's list indices:
+    /// `providers.eval[0].config.url`.
+    pub(crate) path: String,
+    /// The 1-based line of the setting or, when it is not written, of the
+    /// nearest enclosing part that is.
+    pub(crate) line: Option<usize>,
+    /// Whether run.yaml writes the setting itself (else the server uses a
+    /// default, or it is missing).
+    pub(crate) written: bool,
+}
+
+impl Place {
+    fn found(path: String, text: &str, parts: &[String]) -> Self {
+        let found = locate::nearest(text, parts);
+        Place {
+            path,
+            line: found.map(|(line, _)| line),
+            written: found.is_some_and(|(_, whole)| whole),
+        }
+    }
+}
+
+/// One step of a place as the server names it (pydantic's `loc`): a mapping
+/// key, or an index into a list as the server sees the list, after
+/// substitution has dropped items.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Step {
+    Index(usize),
+    Key(String),
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Index(index) => write!(f, "{index}"),
+            Step::Key(key) => f.write_str(key),
+        }
+    }
+}
+
+impl RunConfig {
+    /// Finds `loc`, a place in the document the server validated, in `text`.
+    pub(crate) fn place(&self, text: &str, loc: &[Step]) -> Place {
+        let mut path = String::new();
+        let mut parts = Vec::with_capacity(loc.len());
+        for step in loc {
+            match step {
+                Step::Index(index) => {
+                    let index = self.written_index(&path, *index);
+                    path.push_str(&format!("[{index}]"));
+                    parts.push(index.to_string());
+                }
+                Step::Key(key) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    parts.push(key.clone());
+                }
+            }
+        }
+        Place::found(path, text, &parts)
+    }
+
+    /// The file's index of the item the server counts as `index` in the list
+    /// at `list`: the items it dropped before it are counted back in.
+    fn written_index(&self, list: &str, index: usize) -> usize {
+        let mut written = 0;
+        let mut kept = 0;
+        loop {
+            if !self.dropped.contains(&format!("{list}[{written}]")) {
+                if kept == index {
+                    return written;
+                }
+                kept += 1;
+            }
+            written += 1;
+        }
+    }
 }
 
 /// Reads the file (see [`files`]). Failures here are the caller's (exit 2),
@@ -287,8 +399,8 @@ pub(crate) fn load(
     text: &str,
     env: &dyn env::Environment,
 ) -> Result<RunConfig, ConfigError> {
-    let document: Value =
-        serde_yaml_ng::from_str(text).map_err(|err| syntax_error(path, text, &err))?;
+    let (document, duplicate_keys) =
+        yaml::parse(text).map_err(|err| syntax_error(path, text, &err))?;
     let written = document.clone();
     let (document, dropped) =
         env::substitute(document, env).map_err(|missing| ConfigError::MissingVariable {
@@ -311,6 +423,8 @@ pub(crate) fn load(
         sections,
         providers,
         tls: tls::TlsSettings::read(&document),
+        duplicate_keys,
+        dropped: dropped.into_iter().map(|item| item.path).collect(),
     })
 }
 
@@ -391,8 +505,8 @@ fn syntax_error(path: &Path, text: &str, err: &serde_yaml_ng::Error) -> ConfigEr
 fn yaml_advice(message: &str, marked: bool) -> &'static str {
     if message.starts_with("repetition limit exceeded") {
         "Its aliases (*name) expand to too many values, as in a \"billion laughs\" file; write the values out, or use fewer, smaller anchors."
-    } else if message.contains("duplicate entry with key") {
-        "Remove one of the two entries: the server would silently keep the last one."
+    } else if message.contains("for merging") {
+        "A merge key (<<) takes a mapping (<<: *anchor) or a list of mappings (<<: [*a, *b]); PyYAML, which the server loads run.yaml with, refuses anything else."
     } else if message.starts_with("recursion limit exceeded") {
         "It nests lists or mappings more than 128 levels deep; a run.yaml needs a handful."
     } else if !marked {

@@ -17,7 +17,7 @@ use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::config::ProviderEntry;
+use crate::config::{self, ProviderEntry};
 use crate::diagnostics::{Phase, PhaseError, indented, inline};
 use crate::flavour::Flavour;
 use crate::installed::requirement_providing;
@@ -46,8 +46,12 @@ struct ProviderRequest<'a> {
     dump_stack_after: f64,
     /// Let provider code write files (network access stays denied).
     allow_writes: bool,
-    /// The entry's config, to build the config class with (--check-config).
+    /// The entry's config, to build the config class with as the server
+    /// does; what it refuses is reported with `check_config` only.
     config: Option<&'a serde_json::Value>,
+    check_config: bool,
+    /// The file in external_providers_dir the spec comes from, when it does.
+    spec_file: Option<&'a str>,
 }
 
 /// How each provider is checked.
@@ -96,6 +100,10 @@ impl Attempt {
 pub(crate) struct ProbeReport {
     #[serde(default)]
     pub(crate) sandbox: SandboxReport,
+    /// `external`, `in_tree`, or `external_dir` for a spec from
+    /// external_providers_dir.
+    #[serde(default)]
+    pub(crate) source: Option<String>,
     pub(crate) returned: Returned,
     pub(crate) spec: Option<SpecDescription>,
     pub(crate) implementation: Option<Step>,
@@ -178,13 +186,39 @@ pub(crate) struct Step {
     pub(crate) valid: Option<bool>,
     #[serde(default)]
     pub(crate) errors: Vec<ConfigProblem>,
+    /// The keys of the config that its pydantic class drops, and those it
+    /// reads; absent for a class that keeps or refuses unknown keys.
+    pub(crate) ignored: Option<IgnoredKeys>,
+    /// The stores the built config names, which the provider opens when it
+    /// starts.
+    #[serde(default)]
+    pub(crate) references: Vec<StoreReference>,
 }
 
 /// One refusal of the config class: where in `config`, and why.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ConfigProblem {
-    pub(crate) loc: Vec<String>,
+    pub(crate) loc: Vec<config::Step>,
     pub(crate) msg: String,
+}
+
+/// Config keys a pydantic class drops without a word.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IgnoredKeys {
+    pub(crate) keys: Vec<String>,
+    pub(crate) accepted: Vec<String>,
+    /// Fields read only by their alias: field name → the key to write.
+    #[serde(default)]
+    pub(crate) renamed: std::collections::BTreeMap<String, String>,
+}
+
+/// A KV or SQL store reference in a built config.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StoreReference {
+    pub(crate) loc: Vec<config::Step>,
+    pub(crate) backend: String,
+    /// `kv` or `sql`.
+    pub(crate) kind: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -655,13 +689,16 @@ fn renamed(built_for: Flavour, release: &str) -> String {
 }
 
 /// Runs the probe for one entry and returns what it saw, or the import-phase
-/// failure, for the installed `server`.
+/// failure, for the installed `server`. `spec_file` is the file in
+/// external_providers_dir whose spec the server uses for an entry without
+/// `module:`, when there is one.
 pub(crate) fn probe_provider(
     runner: &mut Runner,
     entry: &ProviderEntry,
     registry_only: bool,
     server: &LlamaStackFacts,
     settings: CheckSettings,
+    spec_file: Option<&str>,
 ) -> Result<(ProbeReport, Duration), ImportError> {
     let timeout = settings.timeout;
     let request = ProviderRequest {
@@ -672,7 +709,9 @@ pub(crate) fn probe_provider(
         registry_only,
         dump_stack_after: (timeout.as_secs_f64() - 0.5).max(timeout.as_secs_f64() * 0.8),
         allow_writes: settings.allow_writes,
-        config: settings.check_config.then_some(&entry.config),
+        config: (!registry_only).then_some(&entry.config),
+        check_config: settings.check_config,
+        spec_file,
     };
     let request = serde_json::to_string(&request).expect("a request of strings serialises");
     let probed = runner

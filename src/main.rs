@@ -25,6 +25,7 @@ mod probe;
 mod report;
 mod sandbox;
 mod spec;
+mod stack_config;
 mod subprocess;
 
 use std::env;

@@ -28,6 +28,7 @@ use crate::native;
 use crate::probe::Runner;
 use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
+use crate::stack_config::{self, StackFacts};
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -240,30 +241,50 @@ pub(crate) fn run(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     result.interpreter = Some(facts.clone());
-    // In the server's order: its run command refuses a missing TLS setup
-    // before the server reads any section.
-    let config = match loaded.and_then(|config| {
-        let server_command = options.server_command.as_deref();
-        config::tls::check(
-            &config.tls,
-            &facts.llama_stack,
-            server_command,
-            &mut result.warnings,
-        )?;
-        config::check_sections(&config, &facts.llama_stack)?;
-        Ok(config)
-    }) {
+    let mut config = match loaded {
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
+    // In the server's order: its run command reads run.yaml with its own code,
+    // then (ogx) refuses a missing TLS setup, then starts the server, which
+    // decides what follows before it looks at any provider section.
+    let stack = match stack_config::read(
+        &mut runner,
+        &options.run_yaml,
+        &config,
+        &text,
+        options.timeout,
+    ) {
+        Ok(stack) => stack,
+        Err(err) => return result.failed(Failure::new(None, err)),
+    };
+    let server_command = options.server_command.as_deref();
+    if let Err(err) = config::tls::check(
+        &config.tls,
+        &facts.llama_stack,
+        server_command,
+        &mut result.warnings,
+    ) {
+        return result.failed(Failure::new(None, err));
+    }
+    if let Err(err) =
+        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
+    {
+        return result.failed(Failure::new(None, err));
+    }
+    if let Err(err) = config::check_sections(&config, &facts.llama_stack) {
+        return result.failed(Failure::new(None, err));
+    }
     let inputs = CheckInputs {
         facts: &facts,
         settings,
         metadata_dir,
         run_yaml: &text,
+        stack: &stack,
     };
-    let total = config.providers.len();
-    for (index, entry) in config.providers.into_iter().enumerate() {
+    let providers = std::mem::take(&mut config.providers);
+    let total = providers.len();
+    for (index, entry) in providers.into_iter().enumerate() {
         if result.failure.is_some() {
             result
                 .providers
@@ -296,12 +317,21 @@ pub(crate) fn run(
         "native checks, whole run"
     );
     if result.failure.is_none() {
+        config.providers = result
+            .providers
+            .iter()
+            .map(|provider| provider.entry.clone())
+            .collect();
         let checked = cross_provider::check(
             &config.apis,
             &result.providers,
             &facts,
             &mut result.warnings,
-        );
+        )
+        .and_then(|()| {
+            stack_config::check_after_providers(&stack, &config, &text)
+                .map_err(|err| (None, Failure::new(None, err)))
+        });
         if let Err((at, failure)) = checked {
             // The provider that passed its own checks fails here, and those
             // after it were never judged across providers: show them so.
@@ -351,6 +381,7 @@ fn check_absent_package(
         entry.disabled.is_some() || shadowed,
         &facts.llama_stack,
         settings,
+        None,
     );
     let Err(import_failure) = probed else {
         return None;
@@ -400,6 +431,8 @@ struct CheckInputs<'a> {
     metadata_dir: Option<&'a Path>,
     /// run.yaml's text, where refused settings are looked up.
     run_yaml: &'a str,
+    /// What the server's own reading of run.yaml found.
+    stack: &'a StackFacts,
 }
 
 fn check_provider(
@@ -435,6 +468,7 @@ fn check_provider(
         registry_only,
         &facts.llama_stack,
         inputs.settings,
+        inputs.stack.spec_file(entry),
     );
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
@@ -472,8 +506,24 @@ fn check_provider(
     {
         result.module = module.to_string();
     }
+    let config_check = report.config_check.clone();
     match spec::validate(entry, report, &facts.llama_stack, inputs.run_yaml, warnings) {
         Ok(spec) => {
+            let config_class = spec
+                .fields
+                .get("config_class")
+                .and_then(|class| class.as_str())
+                .unwrap_or_default();
+            if let Err(err) = stack_config::check_provider_config(
+                entry,
+                config_check.as_ref(),
+                config_class,
+                inputs.stack,
+                inputs.run_yaml,
+                warnings,
+            ) {
+                return fail(result, err);
+            }
             if let (Some(dir), Some(provider_id)) =
                 (inputs.metadata_dir, entry.provider_id.as_deref())
             {

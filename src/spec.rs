@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::config::{ProviderEntry, locate};
+use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, Warning, inline};
 use crate::flavour::Flavour;
 use crate::import::{
@@ -220,19 +220,10 @@ fn refused_setting(
     problem: &crate::import::ConfigProblem,
     run_yaml: &str,
 ) -> RefusedSetting {
-    let path: String = std::iter::once(format!("{}.config", entry.path()))
-        .chain(problem.loc.iter().map(|part| format!(".{part}")))
-        .collect();
-    let mut parts = vec![
-        "providers".to_string(),
-        entry.api.clone(),
-        entry.index.to_string(),
-        "config".to_string(),
-    ];
-    parts.extend(problem.loc.iter().cloned());
+    let place = entry.config_place(run_yaml, &problem.loc);
     RefusedSetting {
-        path,
-        line: locate::nearest_line(run_yaml, &parts),
+        path: place.path,
+        line: place.line,
         message: problem.msg.clone(),
     }
 }
@@ -289,7 +280,10 @@ pub(crate) fn validate(
     }
     let fields = &spec.fields;
     let config_class = required_text(fields, "config_class").map_err(Rejection::Spec)?;
-    if provider_type != entry.provider_type {
+    // A spec from external_providers_dir is filed under its file's name,
+    // whatever type it declares, and the server never compares the two.
+    let filed_by_name = report.source.as_deref() == Some("external_dir");
+    if provider_type != entry.provider_type && !filed_by_name {
         return Err(Rejection::Spec(SpecError::ProviderTypeMismatch {
             configured: entry.provider_type.clone(),
             declared: provider_type.to_string(),

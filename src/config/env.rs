@@ -32,12 +32,13 @@ pub(crate) struct MissingVariable {
     pub(crate) path: String,
 }
 
-/// A list item the server drops because its `provider_id` is `__disabled__`.
+/// A list item the server drops before it validates anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DroppedItem {
     /// Where it stood, e.g. `providers.eval[1]`.
     pub(crate) path: String,
-    /// Its `provider_type` as written, for listing it as skipped.
+    /// Its `provider_type` as written, for listing a provider entry as
+    /// skipped.
     pub(crate) provider_type: Option<String>,
 }
 
@@ -46,8 +47,8 @@ pub(crate) trait Environment {
     fn var(&self, name: &str) -> Option<String>;
 }
 
-/// Substitutes every value of `document`; also returns the items it dropped
-/// because their provider is `__disabled__`.
+/// Substitutes every value of `document`; also returns the list items it
+/// dropped, in document order.
 pub(crate) fn substitute(
     document: Value,
     env: &dyn Environment,
@@ -69,19 +70,17 @@ fn walk(
             let mut kept = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
                 let item_path = format!("{path}[{index}]");
-                match drop_reason(&item, &item_path, env) {
-                    Some(Drop::DisabledProvider) => {
-                        let provider_type = item
-                            .get("provider_type")
-                            .and_then(Value::as_str)
-                            .map(String::from);
-                        dropped.push(DroppedItem {
-                            path: item_path,
-                            provider_type,
-                        });
-                    }
-                    Some(Drop::EmptyResourceId) => {}
-                    None => kept.push(walk(item, &item_path, env, dropped)?),
+                if is_dropped(&item, &item_path, env) {
+                    let provider_type = item
+                        .get("provider_type")
+                        .and_then(Value::as_str)
+                        .map(String::from);
+                    dropped.push(DroppedItem {
+                        path: item_path,
+                        provider_type,
+                    });
+                } else {
+                    kept.push(walk(item, &item_path, env, dropped)?);
                 }
             }
             Ok(Value::Sequence(kept))
@@ -136,30 +135,23 @@ fn walk_mapping(
     Ok(Value::Mapping(result))
 }
 
-enum Drop {
-    DisabledProvider,
-    EmptyResourceId,
-}
-
-/// Why the server drops this list item before substituting it, if it does.
-fn drop_reason(item: &Value, item_path: &str, env: &dyn Environment) -> Option<Drop> {
+/// Whether the server drops this list item before substituting it: its
+/// provider is `__disabled__`, or a resource id resolves to null or `""`.
+fn is_dropped(item: &Value, item_path: &str, env: &dyn Environment) -> bool {
     let Value::Mapping(mapping) = item else {
-        return None;
+        return false;
     };
     if let Some(id) = mapping.get("provider_id") {
         let resolved = peek(id, &format!("{item_path}.provider_id"), env);
         if matches!(resolved, Ok(Value::String(ref s)) if s == DISABLED_ID) {
-            return Some(Drop::DisabledProvider);
+            return true;
         }
     }
-    RESOURCE_ID_FIELDS
-        .iter()
-        .any(|field| {
-            mapping
-                .get(*field)
-                .is_some_and(|id| is_null_or_empty(&peek(id, &format!("{item_path}.{field}"), env)))
-        })
-        .then_some(Drop::EmptyResourceId)
+    RESOURCE_ID_FIELDS.iter().any(|field| {
+        mapping
+            .get(*field)
+            .is_some_and(|id| is_null_or_empty(&peek(id, &format!("{item_path}.{field}"), env)))
+    })
 }
 
 /// A key as Python's `str()` prints it, for paths.
@@ -476,8 +468,15 @@ mod tests {
     #[test]
     fn resources_with_an_empty_id_are_dropped() {
         let input = yaml("models:\n- model_id: ${env.M:+m}\n- model_id: kept\n");
-        let result = document(input, &env(&[])).unwrap();
+        let (result, dropped) = substitute(input, &env(&[])).unwrap();
         assert_eq!(result, yaml("models:\n- model_id: kept\n"));
+        assert_eq!(
+            dropped,
+            [DroppedItem {
+                path: "models[0]".into(),
+                provider_type: None
+            }]
+        );
     }
 
     #[test]

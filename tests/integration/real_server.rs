@@ -16,6 +16,12 @@
 //! encoding pre-cached (`TIKTOKEN_CACHE_DIR`): vector_io providers load it
 //! when they start.
 //!
+//! Cases about TLS get a fresh key and self-signed certificate (and a second
+//! pair that does not match), made at test time with the environment's own
+//! `cryptography` into a temporary directory named by `PREFLIGHT_TLS_DIR`; the
+//! server's health is then asked over HTTPS. `PREFLIGHT_CASE_DIR` names the
+//! case's directory, for files a run.yaml points at.
+//!
 //! A case with `exec: true` runs preflight as a pod's entrypoint does:
 //! `--exec -- <the server's command>`. When it passes, the process it became
 //! is the server whose health is asked; when it fails, the same command is
@@ -80,6 +86,12 @@ struct Case {
     /// Text the failing server's log must show: the fault it stops at, for
     /// cases about which of two faults is met first.
     server_reports: Option<String>,
+    /// Set when the server fails on a setting preflight can only warn about
+    /// (the warning names the cause): preflight passes with a warning.
+    warned_failure: Option<String>,
+    /// Make a TLS key and certificate for the case (see the module doc).
+    #[serde(default)]
+    tls: bool,
     /// Arguments added to the server's command (`--insecure`).
     #[serde(default)]
     server_args: Vec<String>,
@@ -181,9 +193,47 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Writes `server-key.pem`/`server-cert.pem` and a second pair,
+/// `other-key.pem`/`other-cert.pem`, into `dir` with the environment's Python.
+fn make_tls_files(venv: &Path, dir: &Path) {
+    let status = Command::new(venv.join("bin/python"))
+        .arg(repo().join("tests/real/tls_files.py"))
+        .arg(dir)
+        .status()
+        .expect("the environment's python runs");
+    assert!(status.success(), "tls_files.py failed");
+}
+
+/// How the server's health is asked: over plain HTTP, or over HTTPS with the
+/// environment's Python (the certificate is self-signed, so it is not
+/// verified; a process started from the thread that joined the namespace
+/// runs in it too).
+#[derive(Clone, Copy)]
+enum Health<'a> {
+    Http,
+    Https { python: &'a Path },
+}
+
+impl Health<'_> {
+    fn is_ok(self, port: u16) -> bool {
+        let Health::Https { python } = self else {
+            return health_is_ok(port);
+        };
+        let script = format!(
+            "import ssl, urllib.request\nurllib.request.urlopen('https://127.0.0.1:{port}/v1/health', context=ssl._create_unverified_context(), timeout=2)"
+        );
+        Command::new(python)
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
 /// Whether `/v1/health` answers 200 on `port` in the network namespace of
 /// the process `pid`: asked from a thread that joins it, the only way in.
-fn serves_in_namespace_of(pid: u32, port: u16) -> bool {
+fn serves_in_namespace_of(pid: u32, port: u16, health: Health<'_>) -> bool {
     let Ok(namespace) = fs::File::open(format!("/proc/{pid}/ns/net")) else {
         return false;
     };
@@ -193,7 +243,7 @@ fn serves_in_namespace_of(pid: u32, port: u16) -> bool {
                 // Only this thread moves; it ends right after the request.
                 #[allow(unsafe_code)]
                 let joined = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
-                joined && health_is_ok(port)
+                joined && health.is_ok(port)
             })
             .join()
             .unwrap_or(false)
@@ -274,12 +324,12 @@ impl Drop for Scratch {
 /// Waits a bounded time for `child` to serve on `port`, then kills it with
 /// everything it started (it leads its own group). Returns whether it served
 /// and, when it ended by itself first, its exit code.
-fn served(mut child: Child, port: u16) -> (bool, Option<i32>) {
+fn served(mut child: Child, port: u16, health: Health<'_>) -> (bool, Option<i32>) {
     let started = Instant::now();
     let mut served = false;
     let mut ended = None;
     while started.elapsed() < SERVER_READY_LIMIT {
-        if serves_in_namespace_of(child.id(), port) {
+        if serves_in_namespace_of(child.id(), port, health) {
             served = true;
             break;
         }
@@ -311,6 +361,7 @@ fn server_serves(
     case: &Case,
     pythonpath: &str,
     vars: &BTreeMap<String, String>,
+    health: Health<'_>,
 ) -> (bool, String) {
     let scratch = Scratch::new(name);
     let port = free_port();
@@ -322,12 +373,12 @@ fn server_serves(
             .env("PYTHONPATH", pythonpath)
             .env_remove("VIRTUAL_ENV");
     });
-    let (served, _) = served(child, port);
+    let (served, _) = served(child, port, health);
     let log = scratch.read("server.stdout") + &scratch.read("server.stderr");
     (served, tail(&log))
 }
 
-fn redact(text: &str, venv: &Path) -> String {
+fn redact(text: &str, venv: &Path, tls_dir: Option<&Path>) -> String {
     let version = Command::new(venv.join("bin/python"))
         .args(["-c", "import platform; print(platform.python_version())"])
         .output()
@@ -353,6 +404,12 @@ fn redact(text: &str, venv: &Path) -> String {
         ),
         (venv.display().to_string(), "[VENV]"),
         (repo().display().to_string(), "[REPO]"),
+        (
+            tls_dir
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default(),
+            "[TLS]",
+        ),
     ];
     for (value, name) in replacements {
         if !value.is_empty() {
@@ -379,6 +436,19 @@ fn run_case(name: &str) {
         "CSOAI_DID_JSON".into(),
         repo().join("testdata/real/did.json").display().to_string(),
     );
+    vars.insert("PREFLIGHT_CASE_DIR".into(), case_dir.display().to_string());
+    let tls_dir = case
+        .tls
+        .then(|| tempfile::tempdir().expect("a TLS directory"));
+    if let Some(dir) = &tls_dir {
+        make_tls_files(&environment.venv, dir.path());
+        vars.insert("PREFLIGHT_TLS_DIR".into(), dir.path().display().to_string());
+    }
+    let python = environment.venv.join("bin/python");
+    let health = match tls_dir {
+        Some(_) => Health::Https { python: &python },
+        None => Health::Http,
+    };
 
     let run_yaml = match (&case.run_yaml, &case.bundled) {
         (Some(path), _) => repo().join(path),
@@ -411,7 +481,7 @@ fn run_case(name: &str) {
         let child = scratch.spawn(&command, "preflight", |preflight| {
             preflight_env(preflight.current_dir(&scratch.dir));
         });
-        let (served, ended) = served(child, port);
+        let (served, ended) = served(child, port, health);
         let output = scratch.read("preflight.stdout");
         let report = match output.find(PASSED) {
             Some(at) => output[..at + PASSED.len()].to_string(),
@@ -427,7 +497,11 @@ fn run_case(name: &str) {
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         (stdout, output.status.code(), None)
     };
-    let stdout = redact(&stdout, &environment.venv);
+    let stdout = redact(
+        &stdout,
+        &environment.venv,
+        tls_dir.as_ref().map(|dir| dir.path()),
+    );
     let expected_path = case_dir.join("expected.stdout");
     if env::var_os("PREFLIGHT_BLESS").is_some() {
         #[allow(clippy::disallowed_methods)] // blessing golden files is the point
@@ -448,17 +522,26 @@ fn run_case(name: &str) {
 
     // Unless preflight became the server that served, the server is started
     // on its own with the same command.
-    let (served, log_tail) = verdict
-        .unwrap_or_else(|| server_serves(name, &environment, &run_yaml, &case, &pythonpath, &vars));
+    let (served, log_tail) = verdict.unwrap_or_else(|| {
+        server_serves(
+            name,
+            &environment,
+            &run_yaml,
+            &case,
+            &pythonpath,
+            &vars,
+            health,
+        )
+    });
     if let Some(reason) = &case.needs_network {
         assert!(
             !served && case.preflight_exit == 0,
             "{name}: listed as needing the network ({reason}), so preflight must pass and the server fail:\n{log_tail}"
         );
     }
-    match &case.server_blind_spot {
+    match (&case.server_blind_spot, &case.warned_failure) {
         _ if case.needs_network.is_some() => {}
-        Some(reason) => {
+        (Some(reason), _) => {
             assert!(
                 served,
                 "{name}: listed as a server blind spot ({reason}) but the server did not start:\n{log_tail}"
@@ -468,7 +551,17 @@ fn run_case(name: &str) {
                 "{name}: a blind spot must be failed by preflight"
             );
         }
-        None => assert_eq!(
+        (None, Some(reason)) => {
+            assert!(
+                !served,
+                "{name}: listed as failing on a warned setting ({reason}) but the server served"
+            );
+            assert!(
+                case.preflight_exit == 0 && stdout.contains("WARNING: "),
+                "{name}: a warned failure must pass preflight with a warning"
+            );
+        }
+        (None, None) => assert_eq!(
             served,
             case.preflight_exit == 0,
             "{name}: preflight exited {} but the server {} ({}):\n{log_tail}",
@@ -562,4 +655,30 @@ real_cases!(
     endpoint_unreachable,
     duplicate_shadowed_module_still_imported,
     ogx_worker_provider_missing_module,
+    yaml_merge_keys,
+    yaml_duplicate_key,
+    yaml_duplicate_key_last_wrong,
+    yaml_custom_tag,
+    server_port_privileged,
+    server_port_unprivileged,
+    image_name_from_env_digits,
+    distro_name_from_env_digits,
+    storage_connectors_default_missing,
+    storage_backends_renamed,
+    storage_connectors_default_missing_061,
+    storage_backends_renamed_061,
+    storage_conversations_null,
+    storage_provider_backend_typo,
+    storage_provider_backend,
+    tls_certificate_missing,
+    tls_key_mismatch,
+    tls_valid,
+    registered_model_unknown_provider,
+    registered_model_known_provider,
+    default_embedding_model_unserved,
+    default_embedding_model_registered,
+    external_providers_dir_spec,
+    external_providers_dir_bad_spec,
+    config_key_ignored,
+    config_key_corrected,
 );
