@@ -838,7 +838,9 @@ def describe_returned(request, target, returned):
 def check_in_tree(request):
     if request.get("spec_file"):
         try:
-            spec = load_spec_file(request)
+            distribution = importlib.import_module(core_package() + ".core.distribution")
+            kind, _, name = request["provider_type"].partition("::")
+            spec = load_spec(distribution, request["spec_file"], distribution.Api(request["api"]), kind, name)
         except BaseException as exc:  # noqa: BLE001
             return failure("spec_file_failed", target=request["spec_file"], exception=describe_exception(exc))
         document = {"result": "ok", "source": "external_dir", "target": request["spec_file"], "returned": {"kind": "value"}}
@@ -1061,7 +1063,10 @@ def follow_startup(module_name, entry, where):
     `super()` calls go. Only the import statements run, never the code around
     them, so nothing here can reach the network; what they import runs its
     module-level code, as in the server. Returns the files whose code was read."""
-    function = unwrap(getattr(importlib.import_module(module_name), entry))
+    import inspect  # imported by the server's core already, not before the first answer
+
+    # The function a decorator wrapped (functools.wraps), as the syntax tree has it.
+    function = inspect.unwrap(getattr(importlib.import_module(module_name), entry))
     where["step"] = f"{entry}()"
     statements, namespace = run_imports(function)
     calls = [node for statement in statements for node in ast.walk(statement) if isinstance(node, ast.Call)]
@@ -1140,35 +1145,25 @@ def resolve(expression, namespace):
 def methods_run(cls, name):
     """The definitions of method `name` that creating `cls` runs: the first
     along the MRO, then the next one each time a definition calls super()."""
+    import inspect
+
     for klass in cls.__mro__:
         if name not in vars(klass):
             continue
-        method = unwrap(getattr(vars(klass)[name], "__func__", vars(klass)[name]))
+        method = inspect.unwrap(getattr(vars(klass)[name], "__func__", vars(klass)[name]))
         node = function_node(method)
         if node is None:
             return
         yield method
-        if not any(calls_super(call, name) for call in ast.walk(node) if isinstance(call, ast.Call)):
+        # The methods it calls through super().
+        supers = {
+            call.func.attr
+            for call in ast.walk(node)
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Call)
+            and getattr(call.func.value.func, "id", None) == "super"
+        }
+        if name not in supers:
             return
-
-
-def calls_super(call, name):
-    target = call.func
-    return (
-        isinstance(target, ast.Attribute)
-        and target.attr == name
-        and isinstance(target.value, ast.Call)
-        and getattr(target.value.func, "id", None) == "super"
-    )
-
-
-def unwrap(function):
-    """The function a decorator wrapped (functools.wraps), as the syntax tree has it."""
-    for _ in range(100):
-        if not hasattr(function, "__wrapped__"):
-            break
-        function = function.__wrapped__
-    return function
 
 
 def function_node(function):
@@ -1460,17 +1455,12 @@ def external_providers_facts(config, distribution):
 
     import yaml
 
-    loaders = {
-        "remote": lambda data, api, name: distribution._load_remote_provider_spec(data, api),
-        "inline": distribution._load_inline_provider_spec,
-    }
     for api in distribution.providable_apis():
-        for kind, load in loaders.items():
+        for kind in ("remote", "inline"):
             for spec_path in glob.glob(os.path.join(path, kind, api.name.lower(), "*.yaml")):
                 name = os.path.splitext(os.path.basename(spec_path))[0]
                 try:
-                    with open(spec_path) as handle:
-                        load(yaml.safe_load(handle), api, name)
+                    load_spec(distribution, spec_path, api, kind, name)
                 except Exception as exc:  # noqa: BLE001 - the server re-raises every one
                     problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else config_problem(exc)
                     facts["problem"] = {"file": safe_text(spec_path), **problem}
@@ -1488,14 +1478,11 @@ def creatable(path):
     return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
 
 
-def load_spec_file(request):
-    """A spec from external_providers_dir, read again as the server reads it."""
+def load_spec(distribution, spec_path, api, kind, name):
+    """A spec file of external_providers_dir, read as the server reads it."""
     import yaml
 
-    distribution = importlib.import_module(core_package() + ".core.distribution")
-    api = distribution.Api(request["api"])
-    kind, _, name = request["provider_type"].partition("::")
-    with open(request["spec_file"]) as handle:
+    with open(spec_path) as handle:
         data = yaml.safe_load(handle)
     if kind == "remote":
         return distribution._load_remote_provider_spec(data, api)
