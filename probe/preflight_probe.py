@@ -32,6 +32,7 @@ import faulthandler
 import functools
 import importlib
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -309,19 +310,22 @@ def answer(mode, argument, result_fd):
 
 
 def serve(argument):
-    """First the facts that need no llama-stack import, so the driver can act
-    on them while llama-stack's core imports: the interpreter, and whether the
-    package of the first `module:` provider (the first provider code the server
-    runs) is on the path at all. Then the API layout, or why llama-stack's own
-    import failed. With forking allowed and safe, the rest is checks: each
-    from a fork of this process, which has imported what they all share."""
+    """First the facts that need no llama-stack import: the interpreter, and
+    whether the package of each `module:` provider is on the path at all.
+    Then nothing until the driver, having judged what needs no import, says
+    to go on (a line on stdin); it ends the run instead (end of file) when it
+    found a fault that is certain without llama-stack, which is then never
+    imported. Then the API layout, or why llama-stack's own import failed.
+    With forking allowed and safe, the rest is checks: each from a fork of
+    this process, which has imported what they all share."""
     options = json.loads(argument) if argument else {}
     control = take_stdout()
     faulthandler.enable()
     document = interpreter_facts()
-    if options.get("first_external") is not None:
-        document["first_external_found"] = package_found(options["first_external"])
+    document["externals_found"] = [package_found(module) for module in options.get("externals", [])]
     emit(control, document)
+    if not sys.stdin.buffer.readline():
+        EXIT(0)
     layout = llama_stack_layout(document["llama_stack"])
     if options.get("fork") and layout["result"] == "ok":
         layout["isolation"] = warm_up(layout["layout"])
@@ -1369,7 +1373,17 @@ def stack_facts(config, stack):
         },
         "safety": dumped.get("safety"),
         "external_providers_dir": external_providers_facts(config, distribution),
+        "provider_all": registers_for_all_providers(stack),
     }
+
+
+def registers_for_all_providers(stack):
+    """Whether the server's resource registration takes provider_id "all"
+    (ogx 1.5): read from its source, not run."""
+    try:
+        return 'provider_id == "all"' in inspect.getsource(stack.register_resources)
+    except (AttributeError, OSError, TypeError):
+        return False
 
 
 def store_kind(annotation, storage):
@@ -1416,8 +1430,6 @@ def tls_facts(server):
                 return facts
     field = "tls_keyfile"
     try:
-        import inspect
-
         import uvicorn
 
         defaults = inspect.signature(uvicorn.Config).parameters

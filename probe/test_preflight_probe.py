@@ -162,16 +162,20 @@ class ProcessTests(unittest.TestCase):
             self.assertIsNone(parent.layout["layout"])
         self.assertEqual(parent.close(), 0)
 
-    def test_the_first_module_package_is_looked_for_without_running_it(self):
-        found = {
-            module: facts_and_layout({"first_external": module})[0]["first_external_found"]
-            for module in ("pf_surely_not_installed_anywhere==1.0", "json.decoder", "pf_exit.provider")
-        }
+    def test_every_module_package_is_looked_for_without_running_it(self):
+        modules = ["pf_surely_not_installed_anywhere==1.0", "json.decoder", "pf_exit.provider"]
+        found = facts_and_layout({"externals": modules})[0]["externals_found"]
         # Importing pf_exit.provider would have ended the interpreter.
-        self.assertEqual(
-            found,
-            {"pf_surely_not_installed_anywhere==1.0": False, "json.decoder": True, "pf_exit.provider": True},
-        )
+        self.assertEqual(found, [False, True, True])
+
+    @unittest.skipUnless(HAS_SERVER, "no server installed in this interpreter")
+    def test_nothing_of_the_server_is_imported_unless_the_driver_says_go(self):
+        core = "llama_stack" if HAS_LLAMA_STACK else "ogx"
+        server = (core, core + "_api")
+        stopped, went = imports_of_serve(go=False), imports_of_serve(go=True)
+        self.assertIn(core + ".core.datatypes", went)
+        self.assertIn("json", stopped)  # the import log is there
+        self.assertEqual([name for name in stopped if name.split(".")[0] in server], [])
 
     def test_facts_name_what_native_files_must_match(self):
         import importlib.machinery
@@ -450,6 +454,8 @@ class WarmParent:
             env={**os.environ, **(env or {})},
         )
         self.facts = self.next_document()
+        self.process.stdin.write(b"\n")  # go on: import llama-stack's core
+        self.process.stdin.flush()
         self.layout = self.next_document()
 
     def next_document(self):
@@ -485,6 +491,23 @@ def facts_and_layout(options=None):
         return parent.facts, parent.layout
     finally:
         parent.stop()
+
+
+def imports_of_serve(go):
+    """The modules a serve run imports when its facts are answered with go
+    (a line) or with the end of its input, from Python's own import log."""
+    with open(os.path.join(HERE, "preflight_probe.py")) as handle:
+        source = handle.read()
+    completed = subprocess.run(
+        [sys.executable, "-B", "-P", "-c", source, "serve", json.dumps({"fork": False})],
+        input=b"\n" if go else b"",
+        capture_output=True,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = completed.stderr.decode(errors="replace").splitlines()
+    return [line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")]
 
 
 def result_of(ended):

@@ -242,6 +242,7 @@ pub(crate) fn render(error: impl crate::diagnostics::PhaseError) -> String {
         providers: Vec::new(),
         failure: Some(crate::diagnostics::Failure::new(None, error)),
         warnings: Vec::new(),
+        stopped_before_import: false,
     };
     crate::report::text::render(&result, false) + &crate::report::json::render(&result)
 }

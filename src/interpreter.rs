@@ -167,9 +167,10 @@ enum FactsDocument {
     Ok {
         python: Box<PythonFacts>,
         llama_stack: Option<LlamaStackFacts>,
-        /// Whether the package of the first `module:` provider is on the path,
-        /// when one was asked about and the finders could say.
-        first_external_found: Option<bool>,
+        /// Whether the package of each `module:` value asked about is on the
+        /// path (`None` where the finders could not say).
+        #[serde(default)]
+        externals_found: Vec<Option<bool>>,
     },
     Error(ProbeFailure),
 }
@@ -410,31 +411,33 @@ pub(crate) fn select(
     })
 }
 
-/// The isolation shown when a provider was reported before llama-stack's
-/// core had finished importing (see [`Starting`]).
-const REPORTED_EARLY: &str = "the package of the first module: provider is not installed; that provider was checked in a fresh interpreter before llama-stack's core finished importing";
+/// The isolation shown when the run stopped before llama-stack's core was
+/// imported (see [`Starting`]).
+const REPORTED_EARLY: &str = "stopped before llama-stack's core was imported, at a fault that needs no import to be certain; any provider import it took was made in a fresh interpreter";
 
-/// An interpreter that has given its facts while llama-stack's core is still
-/// importing in it: the pipeline can act on what needs no llama-stack (the
-/// native checks, a `module:` provider whose package is absent) meanwhile.
+/// An interpreter that has given its facts and waits, before it imports
+/// llama-stack's core, for the pipeline to judge what needs no llama-stack
+/// (the native checks, a `module:` provider whose package is absent):
+/// [`Starting::finish`] lets it go on; dropping it ends it with nothing of
+/// llama-stack imported.
 pub(crate) struct Starting {
     /// The facts so far: no API layout yet.
     facts: InterpreterFacts,
-    first_external_found: Option<bool>,
+    externals_found: Vec<Option<bool>>,
     parent: WarmParent,
     sandbox: Arc<KernelSandbox>,
     timeout: Duration,
 }
 
 /// Starts the probe in `interpreter`, confined by `sandbox`, and reads its
-/// facts, asking whether the package of `first_external` (the first `module:`
-/// value) is on the path. `fork` lets the same process go on to answer checks
+/// facts, asking whether the package of each of `externals` (`module:`
+/// values) is on the path. `fork` lets the same process go on to answer checks
 /// from forks.
 pub(crate) fn start(
     interpreter: Interpreter,
     timeout: Duration,
     fork: bool,
-    first_external: Option<&str>,
+    externals: &[&str],
     sandbox: Arc<KernelSandbox>,
 ) -> Result<Starting, InterpreterError> {
     // Its second answer waits for llama-stack's core to import as the server
@@ -442,7 +445,7 @@ pub(crate) fn start(
     // per-provider --timeout must not turn that into "did not answer".
     let timeout = timeout.max(MIN_QUERY_TIMEOUT);
     let path = interpreter.path.display().to_string();
-    let options = serde_json::json!({ "fork": fork, "first_external": first_external });
+    let options = serde_json::json!({ "fork": fork, "externals": externals });
     // Leftovers of a chatty start-up (sitecustomize) are killed; they are not
     // the server's concern.
     let started = WarmParent::start(
@@ -456,10 +459,10 @@ pub(crate) fn start(
     let (document, parent) = started
         .and_then(WarmParent::next_document::<FactsDocument>)
         .map_err(|err| channel_error(path.clone(), err, timeout))?;
-    let (facts, first_external_found) = interpret_facts(interpreter, path, document, layers)?;
+    let (facts, externals_found) = interpret_facts(interpreter, path, document, layers)?;
     Ok(Starting {
         facts,
-        first_external_found,
+        externals_found,
         parent,
         sandbox,
         timeout,
@@ -467,19 +470,19 @@ pub(crate) fn start(
 }
 
 /// What the first document says about `interpreter` (shown as `path`), and
-/// whether the first `module:` provider's package was found.
+/// whether each `module:` provider's package asked about was found.
 fn interpret_facts(
     interpreter: Interpreter,
     path: String,
     document: FactsDocument,
     sandbox: SandboxLayers,
-) -> Result<(InterpreterFacts, Option<bool>), InterpreterError> {
-    let (python, llama_stack, first_external_found) = match document {
+) -> Result<(InterpreterFacts, Vec<Option<bool>>), InterpreterError> {
+    let (python, llama_stack, externals_found) = match document {
         FactsDocument::Ok {
             python,
             llama_stack,
-            first_external_found,
-        } => (python, llama_stack, first_external_found),
+            externals_found,
+        } => (python, llama_stack, externals_found),
         FactsDocument::Error(failure) => return Err(probe_failure(path, failure)),
     };
     let Some(llama_stack) = llama_stack else {
@@ -505,7 +508,7 @@ fn interpret_facts(
         },
         sandbox,
     };
-    Ok((facts, first_external_found))
+    Ok((facts, externals_found))
 }
 
 /// What the second document says about the server `distribution`: the
@@ -547,24 +550,27 @@ impl Starting {
         Runner::fresh(&self.facts.interpreter.path, Arc::clone(&self.sandbox))
     }
 
-    /// Whether the package of the first `module:` provider is surely absent:
-    /// its import fails whatever llama-stack does first.
-    pub(crate) fn first_external_absent(&self) -> bool {
-        self.first_external_found == Some(false)
+    /// Whether the package of the `module:` value asked about at `position`
+    /// (in the order given to [`start`]) is surely absent: its import fails
+    /// whatever llama-stack does first.
+    pub(crate) fn external_absent(&self, position: usize) -> bool {
+        self.externals_found.get(position) == Some(&Some(false))
     }
 
-    /// Waits for llama-stack's layout and returns the complete facts with the
+    /// Lets the interpreter import llama-stack's core, waits for its layout and returns the complete facts with the
     /// runner that will check each provider: this warm parent when forking was
     /// allowed and it finds forking safe, else fresh interpreters.
     pub(crate) fn finish(self) -> Result<(InterpreterFacts, Runner), InterpreterError> {
         let Starting {
             mut facts,
-            parent,
+            mut parent,
             sandbox,
             timeout,
             ..
         } = self;
         let path = facts.interpreter.path.display().to_string();
+        // A parent that already died says why in the document it then lacks.
+        let _ = parent.proceed();
         let (document, parent) = parent
             .next_document::<LayoutDocument>()
             .map_err(|err| channel_error(path.clone(), err, timeout))?;
@@ -749,7 +755,7 @@ mod tests {
         /// Documents of the shapes the probe's serve mode prints: facts
         /// first, then the layout.
         const SAMPLES: &[&str] = &[
-            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api"}, "first_external_found": false}"#,
+            r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": ".cpython-313-x86_64-linux-gnu.so", "sys_path": ["/v/lib"]}, "llama_stack": {"distribution": "llama-stack", "version": "0.7.3", "api_package": "llama_stack_api"}, "externals_found": [false, null]}"#,
             r#"{"result": "ok", "python": {"version": "3.12.1", "implementation": "cpython", "executable": "/f", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": null}"#,
             r#"{"result": "ok", "layout": {"apis": ["eval", "benchmarks"], "providable_apis": ["eval"], "routing_tables": {"benchmarks": "eval"}}, "isolation": {"mode": "fork", "reason": null}}"#,
             r#"{"result": "ok", "python": {"version": "3.13.0", "implementation": "cpython", "executable": "/v/bin/python", "platform": "linux", "machine": "x86_64", "ext_suffix": null, "sys_path": []}, "llama_stack": {"distribution": "ogx", "version": "1.5.0", "core_package": "ogx", "api_package": "ogx_api", "command": "ogx run"}}"#,

@@ -3,14 +3,15 @@
 //! run.yaml is read, then the interpreter is chosen and started (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
 //! configuration), then run.yaml's sections are checked against the installed
-//! llama-stack, then each provider in file order goes through the native-code
-//! checks (in Rust, before anything of it is imported), then import, spec
-//! retrieval and spec validation in its own probe process. One provider can
-//! come first, as in the server, which imports every `module:` provider before
-//! it looks at in-tree ones: the first `module:` provider, when its package is
-//! not installed at all. It is checked while llama-stack's core is still
-//! importing in the interpreter, and reported without waiting for that. The
-//! result is the spec's `PreflightResult`; rendering it is the report's job.
+//! llama-stack, then each provider in file order goes through import, spec
+//! retrieval and spec validation in its own probe process. What needs no
+//! llama-stack import to be certain comes before all that, before the
+//! interpreter imports llama-stack's core at all, in the server's order
+//! (every `module:` provider before any in-tree one): every provider's
+//! native-code checks (in Rust), and whether each `module:` provider's package
+//! is on the path. A fault found there ends the run at once (fail-fast), and
+//! the report says it stopped before the import. The result is the spec's `PreflightResult`; rendering
+//! it is the report's job.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::flavour::Flavour;
 use crate::import::{self, CheckSettings, ProbeReport};
-use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
+use crate::interpreter::{self, InterpreterFacts, SelectionEnv, Starting};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
 use crate::probe::Runner;
@@ -134,6 +135,9 @@ pub(crate) struct PreflightResult {
     pub(crate) providers: Vec<ProviderResult>,
     pub(crate) failure: Option<Failure>,
     pub(crate) warnings: Vec<Warning>,
+    /// The run stopped at a fault certain without importing llama-stack,
+    /// which was then never imported.
+    pub(crate) stopped_before_import: bool,
 }
 
 impl PreflightResult {
@@ -156,6 +160,7 @@ pub(crate) fn run(
         providers: Vec::new(),
         failure: None,
         warnings: Vec::new(),
+        stopped_before_import: false,
     };
     let text = match config::read(&options.run_yaml) {
         Ok(text) => text,
@@ -164,17 +169,19 @@ pub(crate) fn run(
     // Parsed now, judged later: an interpreter that cannot run is the
     // caller's fault (exit 2) and is reported first.
     let loaded = config::load(&options.run_yaml, &text, environment);
-    let first_external = loaded.as_ref().ok().and_then(first_external);
+    let order = loaded.as_ref().map(server_order).unwrap_or_default();
+    let externals: Vec<&str> = (order.iter())
+        .map_while(|&index| loaded.as_ref().ok()?.providers[index].module.as_deref())
+        .collect();
     progress(Step::Interpreter);
     let starting =
         match interpreter::select(options.python.as_deref(), selection).and_then(|chosen| {
-            let module = first_external.and_then(|(_, entry)| entry.module.as_deref());
             let sandbox = KernelSandbox::prepare(options.allow_writes, options.kernel_sandbox);
             interpreter::start(
                 chosen,
                 options.timeout,
                 options.fork,
-                module,
+                &externals,
                 Arc::new(sandbox),
             )
         }) {
@@ -204,36 +211,30 @@ pub(crate) fn run(
         Ok(config) => cross_provider::shadowed_entries(&config.providers, &mut result.warnings),
         Err(_) => Vec::new(),
     };
-    if let (Ok(config), Some((index, entry))) = (&loaded, first_external)
-        && starting.first_external_absent()
-    {
-        progress(Step::Provider {
-            api: &entry.api,
-            provider_id: &entry.display_id(),
-            position: index + 1,
-            total: config.providers.len(),
-        });
-        tracing::info!(
-            provider = entry.display_id(),
-            "the first module: provider's package is not installed; checking it in a fresh interpreter while llama-stack's core imports"
-        );
-        let checked = check_absent_package(
-            entry,
-            shadowed[index],
-            starting.fresh_runner(),
-            starting.facts(),
+    let mut native_warnings = Vec::new();
+    if let Ok(config) = &loaded {
+        let early = check_before_import(
+            config,
+            &order,
+            &shadowed,
+            &starting,
             settings,
             &mut native,
-            &mut result.warnings,
+            progress,
         );
-        if let Some((failed, failure)) = checked {
-            let server = starting.facts().llama_stack.distribution;
-            result.interpreter = Some(starting.facts().clone());
-            result.providers = (config.providers.iter().cloned())
-                .map(|entry| not_checked(entry, server))
-                .collect();
-            result.providers[index] = failed;
-            return result.failed(failure);
+        match early {
+            Ok(warnings) => native_warnings = warnings,
+            Err(stopped) => {
+                let server = starting.facts().llama_stack.distribution;
+                result.interpreter = Some(starting.facts().clone());
+                result.providers = (config.providers.iter().cloned())
+                    .map(|entry| not_checked(entry, server))
+                    .collect();
+                result.providers[stopped.index] = stopped.provider;
+                result.warnings.extend(stopped.warnings);
+                result.stopped_before_import = true;
+                return result.failed(stopped.failure);
+            }
         }
     }
     let (facts, mut runner) = match starting.finish() {
@@ -297,12 +298,13 @@ pub(crate) fn run(
             position: index + 1,
             total,
         });
+        let native_found = native_warnings.get_mut(index).map(std::mem::take);
+        result.warnings.extend(native_found.unwrap_or_default());
         let checked = check_provider(
             entry,
             shadowed[index],
             &mut runner,
             &inputs,
-            &mut native,
             &mut result.warnings,
         );
         result.failure = checked.1;
@@ -350,52 +352,93 @@ pub(crate) fn run(
     result
 }
 
-/// The first `module:` entry and its index: the first provider code the
-/// server runs, since it imports every `module:` provider, in file order,
-/// before it does anything else with providers (`get_provider_registry`).
-fn first_external(config: &RunConfig) -> Option<(usize, &ProviderEntry)> {
-    config
-        .providers
-        .iter()
-        .enumerate()
-        .find(|(_, entry)| entry.module.is_some())
+/// The indices of the entries the server loads anything of, in its order:
+/// every `module:` provider, in file order, before any in-tree one, since it
+/// imports them all before it does anything else with providers
+/// (`get_provider_registry`).
+fn server_order(config: &RunConfig) -> Vec<usize> {
+    let imported =
+        || (config.providers.iter().enumerate()).filter(|(_, entry)| entry.is_imported());
+    let external = imported().filter(|(_, entry)| entry.module.is_some());
+    let in_tree = imported().filter(|(_, entry)| entry.module.is_none());
+    external.chain(in_tree).map(|(index, _)| index).collect()
 }
 
-/// Checks `entry`, whose package the interpreter's import system does not
-/// find, in a fresh interpreter: that import fails whatever llama-stack does
-/// first, so the failure is reported without waiting for llama-stack's core.
-/// `None` if the check passed after all (an unusual finder); the provider is
-/// then checked again in its turn.
-fn check_absent_package(
-    entry: &ProviderEntry,
-    shadowed: bool,
-    mut fresh: Runner,
-    facts: &InterpreterFacts,
+/// Where [`check_before_import`] stopped.
+struct StoppedEarly {
+    index: usize,
+    provider: ProviderResult,
+    failure: Failure,
+    /// The native warnings of the providers checked until then.
+    warnings: Vec<Warning>,
+}
+
+/// Judges, in the server's `order`, what is certain before llama-stack is
+/// imported, while the interpreter waits to import it: each provider's native
+/// files (FR-008d), then, for a `module:` provider whose package no finder
+/// locates, its real import in a fresh interpreter, which fails whatever
+/// llama-stack would do first (and so shows the real traceback). The first
+/// fault stops the run; otherwise each provider's native warnings, by index,
+/// to show in its turn. A package found by its import after all (an unusual
+/// finder) is checked again in its turn.
+fn check_before_import(
+    config: &RunConfig,
+    order: &[usize],
+    shadowed: &[bool],
+    starting: &Starting,
     settings: CheckSettings,
     native: &mut native::Checker,
-    warnings: &mut Vec<Warning>,
-) -> Option<(ProviderResult, Failure)> {
-    let probed = import::probe_provider(
-        &mut fresh,
-        entry,
-        entry.disabled.is_some() || shadowed,
-        &facts.llama_stack,
-        settings,
-        None,
-    );
-    let Err(import_failure) = probed else {
-        return None;
-    };
-    let result = ProviderResult {
-        status: ProviderStatus::Passed,
-        ..not_checked(entry.clone(), facts.llama_stack.distribution)
-    };
-    // The native phase still comes first for this provider (FR-008d).
-    let (result, failure) = match native.check(entry, warnings) {
-        Err(err) => fail(result, err),
-        Ok(()) => fail(result, import_failure),
-    };
-    failure.map(|failure| (result, failure))
+    progress: &dyn Fn(Step<'_>),
+) -> Result<Vec<Vec<Warning>>, Box<StoppedEarly>> {
+    let facts = starting.facts();
+    let mut found = vec![Vec::new(); config.providers.len()];
+    for (position, &index) in order.iter().enumerate() {
+        let entry = &config.providers[index];
+        let provider = ProviderResult {
+            status: ProviderStatus::Passed,
+            ..not_checked(entry.clone(), facts.llama_stack.distribution)
+        };
+        let failed = match native.check(entry, &mut found[index]) {
+            Err(err) => fail(provider, err),
+            Ok(()) if entry.module.is_some() && starting.external_absent(position) => {
+                progress(Step::Provider {
+                    api: &entry.api,
+                    provider_id: &entry.display_id(),
+                    position: index + 1,
+                    total: config.providers.len(),
+                });
+                tracing::info!(
+                    provider = entry.display_id(),
+                    "no finder locates this module: provider's package; importing it in a fresh interpreter before llama-stack's core"
+                );
+                let mut fresh = starting.fresh_runner();
+                // The server imports a shadowed entry's module too.
+                let registry_only = entry.disabled.is_some() || shadowed[index];
+                let probed = import::probe_provider(
+                    &mut fresh,
+                    entry,
+                    registry_only,
+                    &facts.llama_stack,
+                    settings,
+                    None,
+                );
+                match probed {
+                    Err(err) => fail(provider, err),
+                    Ok(_) => continue,
+                }
+            }
+            Ok(()) => continue,
+        };
+        if let (provider, Some(failure)) = failed {
+            return Err(Box::new(StoppedEarly {
+                index,
+                provider,
+                failure,
+                warnings: found.into_iter().flatten().collect(),
+            }));
+        }
+    }
+    Ok(found)
 }
 
 /// An entry the checks did not reach: not checked, unless the server would
@@ -440,7 +483,6 @@ fn check_provider(
     shadowed: bool,
     runner: &mut Runner,
     inputs: &CheckInputs,
-    native: &mut native::Checker,
     warnings: &mut Vec<Warning>,
 ) -> (ProviderResult, Option<Failure>) {
     let facts = inputs.facts;
@@ -456,9 +498,6 @@ fn check_provider(
     if let Some(disabled) = entry.disabled.filter(|_| !entry.is_imported()) {
         result.status = ProviderStatus::Skipped(disabled);
         return (result, None);
-    }
-    if let Err(err) = native.check(entry, warnings) {
-        return fail(result, err);
     }
     // Like a disabled entry's, a shadowed entry's spec is only looked up.
     let registry_only = entry.disabled.is_some() || shadowed;

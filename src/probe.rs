@@ -284,6 +284,11 @@ impl WarmParent {
         }
     }
 
+    /// Tells the parent, waiting after its facts, to import llama-stack's core.
+    pub(crate) fn proceed(&mut self) -> std::io::Result<()> {
+        self.session.send("")
+    }
+
     /// The runner that forks this parent for every check.
     pub(crate) fn into_runner(self) -> Runner {
         Runner {

@@ -367,6 +367,11 @@ pub(crate) struct StackFacts {
     vector_stores: BTreeMap<String, Option<Value>>,
     safety: Option<Value>,
     external_providers_dir: Option<ExternalDir>,
+    /// The server takes `provider_id: all` in `registered_resources` (ogx
+    /// 1.5: a model is registered with the first inference provider, any
+    /// other resource is skipped with a warning).
+    #[serde(default)]
+    provider_all: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -912,21 +917,17 @@ pub(crate) fn check_after_providers(
         let Some(router) = resources.router.as_deref().filter(|router| served(router)) else {
             continue;
         };
+        let mut accepted = enabled(router);
+        if facts.provider_all {
+            accepted.push("all");
+        }
         for (index, item) in resources.items.iter().enumerate() {
             let loc = vec![
                 Step::Key("registered_resources".into()),
                 Step::Key(resources.name.clone()),
                 Step::Index(index),
             ];
-            check_resource(
-                &resources.name,
-                router,
-                item,
-                &loc,
-                &enabled(router),
-                config,
-                text,
-            )?;
+            check_resource(&resources.name, router, item, &loc, &accepted, config, text)?;
         }
     }
     let inference = enabled("inference");

@@ -28,6 +28,10 @@ struct Document<'a> {
     interpreter: Option<InterpreterJson<'a>>,
     providers: Vec<ProviderJson<'a>>,
     errors: Vec<ErrorJson>,
+    /// Present (true) only when the run stopped at a fault certain without
+    /// importing llama-stack, which was then never imported.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stopped_before_import: bool,
     warnings: &'a [Warning],
 }
 
@@ -113,6 +117,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
                 }
             })
             .collect(),
+        stopped_before_import: result.stopped_before_import,
         warnings: &result.warnings,
     };
     let mut text = pretty_inert(&document);

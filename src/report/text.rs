@@ -277,6 +277,19 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     }
     let _ = write!(out, "\nResolution: {}\n", inline(&failure.resolution()));
     let _ = writeln!(out, "Code: {}", failure.code());
+    // A fault found before the server's core was imported is certain
+    // without it, which the closing line says.
+    let stopped = if result.stopped_before_import {
+        let server = result
+            .interpreter
+            .as_ref()
+            .map(|facts| facts.llama_stack.distribution);
+        let server = server.map_or("llama-stack", |server| server.name());
+        format!("Stopped before importing {server}: this fault is certain without it")
+    } else {
+        "Stopped at the first error".to_string()
+    };
+    let mut listed = false;
     for (how_far, which) in [
         (Unchecked::NotReached, "not checked"),
         (
@@ -297,12 +310,12 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
             })
             .collect();
         if !names.is_empty() {
-            let _ = writeln!(
-                out,
-                "\nStopped at the first error; {which}: {}.",
-                names.join(", ")
-            );
+            listed = true;
+            let _ = writeln!(out, "\n{stopped}; {which}: {}.", names.join(", "));
         }
+    }
+    if result.stopped_before_import && !listed {
+        let _ = writeln!(out, "\n{stopped}.");
     }
     out
 }

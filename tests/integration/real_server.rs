@@ -655,6 +655,7 @@ real_cases!(
     endpoint_unreachable,
     duplicate_shadowed_module_still_imported,
     ogx_worker_provider_missing_module,
+    registered_model_all,
     yaml_merge_keys,
     yaml_duplicate_key,
     yaml_duplicate_key_last_wrong,

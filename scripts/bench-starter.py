@@ -1,0 +1,97 @@
+"""The starter-scale benchmark's inputs, read from the installed release's own
+starter distribution (run by that environment's Python; see scripts/bench).
+
+  config CORE LEAVE_OUT COUNT OUT  writes run.yaml: the providers the starter
+      enables by default (a provider_id that is not `${env.X:+id}`), minus the
+      provider types in LEAVE_OUT (comma-separated), in file order; with
+      COUNT > 0, the first COUNT of them, or, past their number, more of its
+      remote providers under new ids (`openai-2`, ...). `apis:` and the
+      vector-store defaults follow what is left.
+  floor RUN_YAML [server]  the floor: this one interpreter does what the
+      server must at least do for each provider of RUN_YAML, once: find its
+      spec in the in-tree registry and import the module that implements it.
+      With `server`, first what the server imports before it reads run.yaml
+      (its core, `<core>.core.stack`, where dependency drift breaks it), and
+      for each provider its config class too, which the server builds the
+      provider's config with: the least any check of what the server
+      checks must import.
+"""
+
+import importlib
+import importlib.util
+import itertools
+import pathlib
+import re
+import sys
+
+import yaml
+
+CONDITIONAL = re.compile(r"\$\{env\.\w+:\+.*\}")
+
+
+def starter(core):
+    """The starter distribution's config.yaml, found without importing the release."""
+    package = pathlib.Path(importlib.util.find_spec(core).submodule_search_locations[0])
+    return yaml.safe_load((package / "distributions" / "starter" / "config.yaml").read_text())
+
+
+def config(core, leave_out, count, out):
+    document = starter(core)
+    leave_out = set(filter(None, leave_out.split(",")))
+    enabled = [
+        (api, entry)
+        for api, entries in document["providers"].items()
+        for entry in entries
+        if not CONDITIONAL.fullmatch(str(entry["provider_id"])) and entry["provider_type"] not in leave_out
+    ]
+    if count:
+        remote = [(api, entry) for api, entry in enabled if entry["provider_type"].startswith("remote::")]
+        copies = (
+            (api, {**entry, "provider_id": f"{entry['provider_id']}-{round_}"})
+            for round_ in itertools.count(2)
+            for api, entry in remote
+        )
+        enabled = list(itertools.islice(itertools.chain(enabled, copies), count))
+    document["providers"] = {}
+    for api, entry in enabled:
+        document["providers"].setdefault(api, []).append(entry)
+    document["apis"] = [api for api in document.get("apis", []) if api in document["providers"]]
+    ids = {entry["provider_id"] for _, entry in enabled}
+    stores = document.get("vector_stores") or {}
+    for key in ("default_embedding_model", "default_reranker_model"):
+        if (stores.get(key) or {}).get("provider_id") not in ids:
+            stores.pop(key, None)
+    if stores.get("default_provider_id") not in ids:
+        document.pop("vector_stores", None)
+    if "safety" not in document["providers"]:
+        document.pop("safety", None)
+    server = document.setdefault("server", {})
+    server["host"] = "127.0.0.1"
+    # ogx refuses to serve without TLS unless told it is meant (loopback only here).
+    if core == "ogx":
+        server["insecure"] = True
+    pathlib.Path(out).write_text(yaml.safe_dump(document, sort_keys=False))
+    print(len(enabled))
+
+
+def floor(run_yaml, server):
+    document = yaml.safe_load(pathlib.Path(run_yaml).read_text())
+    core = "ogx" if importlib.util.find_spec("ogx") else "llama_stack"
+    if server:
+        importlib.import_module(f"{core}.core.stack")
+    for api, entries in document["providers"].items():
+        registry = importlib.import_module(f"{core}.providers.registry.{api}")
+        specs = {spec.provider_type: spec for spec in registry.available_providers()}
+        for entry in entries:
+            spec = specs[entry["provider_type"]]
+            importlib.import_module(spec.module)
+            if server:
+                module, _, name = spec.config_class.rpartition(".")
+                getattr(importlib.import_module(module), name)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "config":
+        config(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    else:
+        floor(sys.argv[2], sys.argv[3:] == ["server"])
