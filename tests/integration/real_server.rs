@@ -656,6 +656,7 @@ real_cases!(
     duplicate_shadowed_module_still_imported,
     ogx_worker_provider_missing_module,
     registered_model_all,
+    ogx_model_provider_all,
     yaml_merge_keys,
     yaml_duplicate_key,
     yaml_duplicate_key_last_wrong,
