@@ -32,7 +32,6 @@ import faulthandler
 import functools
 import importlib
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -1380,6 +1379,8 @@ def stack_facts(config, stack):
 def registers_for_all_providers(stack):
     """Whether the server's resource registration takes provider_id "all"
     (ogx 1.5): read from its source, not run."""
+    import inspect  # imported by the server's core already, not before the first answer
+
     try:
         return 'provider_id == "all"' in inspect.getsource(stack.register_resources)
     except (AttributeError, OSError, TypeError):
@@ -1430,6 +1431,8 @@ def tls_facts(server):
                 return facts
     field = "tls_keyfile"
     try:
+        import inspect
+
         import uvicorn
 
         defaults = inspect.signature(uvicorn.Config).parameters
