@@ -58,8 +58,47 @@ pub(crate) enum ProviderStatus {
     Passed,
     Failed,
     Skipped(Disabled),
-    /// Not reached: an earlier provider failed.
-    NotChecked,
+    /// A later entry of its section has the same provider_id: the server
+    /// looks its type up (importing its `module:`) but starts only the later
+    /// entry.
+    Shadowed,
+    /// Not fully judged: the checks stopped at an error first.
+    NotChecked(Unchecked),
+}
+
+impl ProviderStatus {
+    /// Why a provider was skipped or not checked.
+    pub(crate) fn reason(self) -> Option<&'static str> {
+        match self {
+            ProviderStatus::Passed | ProviderStatus::Failed => None,
+            ProviderStatus::Skipped(disabled) => Some(disabled.describe()),
+            ProviderStatus::Shadowed => Some(
+                "a later entry of the section has the same provider_id; the server starts only that one",
+            ),
+            ProviderStatus::NotChecked(how_far) => Some(how_far.describe()),
+        }
+    }
+}
+
+/// How far a provider that is not labelled got before the checks stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unchecked {
+    /// An earlier provider failed before its turn.
+    NotReached,
+    /// Its own checks passed; the checks across providers stopped at an
+    /// earlier provider.
+    NotCheckedAcross,
+}
+
+impl Unchecked {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Unchecked::NotReached => "the checks stopped at an earlier error",
+            Unchecked::NotCheckedAcross => {
+                "its own checks passed; the checks across providers stopped at an earlier error"
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -167,9 +206,22 @@ pub(crate) fn run(
         check_config: options.check_config,
     };
     let mut native = native::Checker::new(starting.facts());
+    // Known from run.yaml alone, so said whatever fails later.
+    let shadowed = match &loaded {
+        Ok(config) => cross_provider::shadowed_entries(&config.providers, &mut result.warnings),
+        Err(_) => Vec::new(),
+    };
     let mut native_warnings = Vec::new();
     if let Ok(config) = &loaded {
-        let early = check_before_import(config, &order, &starting, settings, &mut native, progress);
+        let early = check_before_import(
+            config,
+            &order,
+            &shadowed,
+            &starting,
+            settings,
+            &mut native,
+            progress,
+        );
         match early {
             Ok(warnings) => native_warnings = warnings,
             Err(stopped) => {
@@ -248,7 +300,13 @@ pub(crate) fn run(
         });
         let native_found = native_warnings.get_mut(index).map(std::mem::take);
         result.warnings.extend(native_found.unwrap_or_default());
-        let checked = check_provider(entry, &mut runner, &inputs, &mut result.warnings);
+        let checked = check_provider(
+            entry,
+            shadowed[index],
+            &mut runner,
+            &inputs,
+            &mut result.warnings,
+        );
         result.failure = checked.1;
         result.providers.push(checked.0);
     }
@@ -274,19 +332,19 @@ pub(crate) fn run(
         )
         .and_then(|()| {
             stack_config::check_after_providers(&stack, &config, &text)
-                .map_err(|err| Failure::new(None, err))
+                .map_err(|err| (None, Failure::new(None, err)))
         });
-        if let Err(failure) = checked {
-            // The provider that passed its own checks fails here: show it so.
-            if let Some(context) = &failure.provider {
-                result
-                    .providers
+        if let Err((at, failure)) = checked {
+            // The provider that passed its own checks fails here, and those
+            // after it were never judged across providers: show them so.
+            if let Some(at) = at {
+                result.providers[at].status = ProviderStatus::Failed;
+                result.providers[at + 1..]
                     .iter_mut()
-                    .filter(|provider| {
-                        provider.entry.api == context.api
-                            && provider.entry.display_id() == context.provider_id
-                    })
-                    .for_each(|provider| provider.status = ProviderStatus::Failed);
+                    .filter(|provider| provider.status == ProviderStatus::Passed)
+                    .for_each(|provider| {
+                        provider.status = ProviderStatus::NotChecked(Unchecked::NotCheckedAcross)
+                    });
             }
             result.failure = Some(failure);
         }
@@ -326,6 +384,7 @@ struct StoppedEarly {
 fn check_before_import(
     config: &RunConfig,
     order: &[usize],
+    shadowed: &[bool],
     starting: &Starting,
     settings: CheckSettings,
     native: &mut native::Checker,
@@ -353,8 +412,17 @@ fn check_before_import(
                     "no finder locates this module: provider's package; importing it in a fresh interpreter before llama-stack's core"
                 );
                 let mut fresh = starting.fresh_runner();
-                match import::probe_provider(&mut fresh, entry, &facts.llama_stack, settings, None)
-                {
+                // The server imports a shadowed entry's module too.
+                let registry_only = entry.disabled.is_some() || shadowed[index];
+                let probed = import::probe_provider(
+                    &mut fresh,
+                    entry,
+                    registry_only,
+                    &facts.llama_stack,
+                    settings,
+                    None,
+                );
+                match probed {
                     Err(err) => fail(provider, err),
                     Ok(_) => continue,
                 }
@@ -373,10 +441,16 @@ fn check_before_import(
     Ok(found)
 }
 
+/// An entry the checks did not reach: not checked, unless the server would
+/// not look at it either (a disabled entry without `module:`).
 fn not_checked(entry: ProviderEntry, server: Flavour) -> ProviderResult {
+    let status = match entry.disabled.filter(|_| !entry.is_imported()) {
+        Some(disabled) => ProviderStatus::Skipped(disabled),
+        None => ProviderStatus::NotChecked(Unchecked::NotReached),
+    };
     ProviderResult {
         module: default_module(&entry, server),
-        status: ProviderStatus::NotChecked,
+        status,
         duration: None,
         spec: None,
         metadata: None,
@@ -406,6 +480,7 @@ struct CheckInputs<'a> {
 
 fn check_provider(
     entry: ProviderEntry,
+    shadowed: bool,
     runner: &mut Runner,
     inputs: &CheckInputs,
     warnings: &mut Vec<Warning>,
@@ -424,13 +499,15 @@ fn check_provider(
         result.status = ProviderStatus::Skipped(disabled);
         return (result, None);
     }
-    let spec_file = inputs.stack.spec_file(entry);
+    // Like a disabled entry's, a shadowed entry's spec is only looked up.
+    let registry_only = entry.disabled.is_some() || shadowed;
     let probed = import::probe_provider(
         runner,
         entry,
+        registry_only,
         &facts.llama_stack,
         inputs.settings,
-        spec_file,
+        inputs.stack.spec_file(entry),
     );
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
@@ -451,6 +528,12 @@ fn check_provider(
     if let Some(disabled) = entry.disabled {
         // The server imported it and called get_provider_spec(); nothing more.
         result.status = ProviderStatus::Skipped(disabled);
+        return (result, None);
+    }
+    if shadowed {
+        // The server also checks its deprecation, across providers.
+        result.status = ProviderStatus::Shadowed;
+        result.spec = report.spec.map(ValidatedSpec::looked_up);
         return (result, None);
     }
     if entry.module.is_none()

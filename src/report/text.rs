@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::diagnostics::{Failure, Phase, indented, inline};
 use crate::interpreter::InterpreterFacts;
 use crate::metadata::MetadataReport;
-use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
+use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -187,19 +187,20 @@ fn provider_line(provider: &ProviderResult) -> Option<String> {
             "PASS  {name}  {provider_type}  module {}\n",
             one_line(&provider.module)
         ),
-        ProviderStatus::Skipped(disabled) => {
-            let imported = if entry.is_imported() {
+        ProviderStatus::Skipped(_) | ProviderStatus::Shadowed => {
+            let imported = if entry.is_imported() && entry.module.is_some() {
                 " (its module was imported, as the server does)"
             } else {
                 ""
             };
             format!(
                 "SKIP  {name}  {provider_type}  {}{imported}\n",
-                disabled.describe()
+                provider.status.reason().unwrap_or_default()
             )
         }
         ProviderStatus::Failed => format!("FAIL  {name}  {provider_type}\n"),
-        ProviderStatus::NotChecked => return None,
+        // Listed under the error block, which says why.
+        ProviderStatus::NotChecked(_) => return None,
     };
     Some(line)
 }
@@ -274,30 +275,45 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     }
     let _ = write!(out, "\nResolution: {}\n", inline(&failure.resolution()));
     let _ = writeln!(out, "Code: {}", failure.code());
-    let not_checked = result
-        .providers
-        .iter()
-        .filter(|provider| provider.status == ProviderStatus::NotChecked)
-        .count();
-    if result.stopped_before_import {
+    // A fault found before the server's core was imported is certain
+    // without it, which the closing line says.
+    let stopped = if result.stopped_before_import {
         let server = result
             .interpreter
             .as_ref()
             .map(|facts| facts.llama_stack.distribution);
         let server = server.map_or("llama-stack", |server| server.name());
-        let _ = write!(
-            out,
-            "\nStopped before importing {server}: this fault is certain without it."
-        );
-        if not_checked > 0 {
-            let _ = write!(out, " {not_checked} more provider(s) not checked.");
+        format!("Stopped before importing {server}: this fault is certain without it")
+    } else {
+        "Stopped at the first error".to_string()
+    };
+    let mut listed = false;
+    for (how_far, which) in [
+        (Unchecked::NotReached, "not checked"),
+        (
+            Unchecked::NotCheckedAcross,
+            "passed their own checks but not checked across providers",
+        ),
+    ] {
+        let names: Vec<String> = result
+            .providers
+            .iter()
+            .filter(|provider| provider.status == ProviderStatus::NotChecked(how_far))
+            .map(|provider| {
+                one_line(&format!(
+                    "{}/{}",
+                    provider.entry.api,
+                    provider.entry.display_id()
+                ))
+            })
+            .collect();
+        if !names.is_empty() {
+            listed = true;
+            let _ = writeln!(out, "\n{stopped}; {which}: {}.", names.join(", "));
         }
-        out.push('\n');
-    } else if not_checked > 0 {
-        let _ = writeln!(
-            out,
-            "\nStopped at the first error: {not_checked} more provider(s) not checked."
-        );
+    }
+    if result.stopped_before_import && !listed {
+        let _ = writeln!(out, "\n{stopped}.");
     }
     out
 }
