@@ -22,7 +22,7 @@ use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
 use crate::cross_provider;
 use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
 use crate::flavour::Flavour;
-use crate::import::{self, CheckSettings, ProbeReport};
+use crate::import::{self, Attempt, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv, Starting};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
@@ -516,15 +516,41 @@ fn check_provider(
         }
         Err(err) => return fail(result, err),
     };
-    warnings.extend(report.sandbox.programs.iter().map(|program| Warning {
-        provider_id: entry.provider_id.clone(),
-        code: "preflight::sandbox::program_started",
-        message: format!(
-            "importing the provider started a program ({} {}); only the kernel layers of preflight's sandbox confine programs",
-            program.operation, program.target
-        ),
-        mismatch: None,
-    }));
+    let attempts: Vec<String> = report
+        .sandbox
+        .denied
+        .iter()
+        .map(Attempt::describe)
+        .collect();
+    let denied = (!attempts.is_empty()).then(|| {
+        (
+            "preflight::sandbox::denied_and_caught",
+            format!(
+                "importing the provider tried {}; preflight denied it, the provider code caught the refusal and its import went on, as it will at the server, where the attempt is allowed (and happens on every start)",
+                attempts.join(", ")
+            ),
+        )
+    });
+    let programs = report.sandbox.programs.iter().map(|program| {
+        (
+            "preflight::sandbox::program_started",
+            format!(
+                "importing the provider started a program ({} {}); only the kernel layers of preflight's sandbox confine programs",
+                program.operation, program.target
+            ),
+        )
+    });
+    warnings.extend(
+        denied
+            .into_iter()
+            .chain(programs)
+            .map(|(code, message)| Warning {
+                provider_id: entry.provider_id.clone(),
+                code,
+                message,
+                mismatch: None,
+            }),
+    );
     if let Some(disabled) = entry.disabled {
         // The server imported it and called get_provider_spec(); nothing more.
         result.status = ProviderStatus::Skipped(disabled);
