@@ -1,4 +1,6 @@
-//! Walks the phases in the spec's order and stops at the first failure (FR-021).
+//! Walks the phases in the spec's order and stops at the first failure
+//! (FR-021), or, with `--keep-going`, checks every provider and collects every
+//! provider's failure in file order.
 //!
 //! run.yaml is read, then the interpreter is chosen and started (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
@@ -11,24 +13,54 @@
 //! not installed at all. It is checked while llama-stack's core is still
 //! importing in the interpreter, and reported without waiting for that. The
 //! result is the spec's `PreflightResult`; rendering it is the report's job.
+//!
+//! `--keep-going` changes only the provider loop: what comes before it
+//! establishes what the providers are judged against, and the checks across
+//! providers judge them together, so both still stop the run; the latter run
+//! only once every provider passed its own checks, so that no provider's
+//! failure shows up again as another's missing dependency.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::config::{self, Disabled, ProviderEntry, RunConfig};
 use crate::cross_provider;
-use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::effective_config;
+use crate::environment::ServerEnvironment;
 use crate::flavour::Flavour;
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
-use crate::probe::Runner;
+use crate::probe::{Launch, Runner};
 use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
 use crate::stack_config::{self, StackFacts};
+
+/// The failure `--deny-warnings` makes of a run that only warned.
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum DeniedError {
+    #[error("{count} warning(s), and --deny-warnings makes any warning fail the run")]
+    #[diagnostic(
+        code(preflight::warnings::denied),
+        help(
+            "Fix what the warnings above say, or run without --deny-warnings: on their own they would not stop the server."
+        )
+    )]
+    WarningsDenied { count: usize },
+}
+
+impl PhaseError for DeniedError {
+    fn phase(&self) -> Phase {
+        Phase::Warnings
+    }
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -50,6 +82,12 @@ pub(crate) struct Options {
     pub(crate) kernel_sandbox: bool,
     /// The command that starts the server (`--exec`'s), when known.
     pub(crate) server_command: Option<Vec<OsString>>,
+    /// Check every provider, whatever failed before it.
+    pub(crate) keep_going: bool,
+    /// Count any warning as a failure.
+    pub(crate) deny_warnings: bool,
+    /// Build the effective configuration (`--print-config`).
+    pub(crate) print_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,13 +131,32 @@ pub(crate) struct PreflightResult {
     pub(crate) run_yaml: PathBuf,
     pub(crate) interpreter: Option<InterpreterFacts>,
     pub(crate) providers: Vec<ProviderResult>,
-    pub(crate) failure: Option<Failure>,
+    /// In the order found: one at most, unless `--keep-going` found more.
+    pub(crate) failures: Vec<Failure>,
     pub(crate) warnings: Vec<Warning>,
+    /// `--keep-going` was given: a provider's failure did not stop the others.
+    pub(crate) kept_going: bool,
+    /// With `--print-config`, the configuration the server reads, redacted.
+    pub(crate) effective_config: Option<serde_yaml_ng::Value>,
 }
 
 impl PreflightResult {
-    fn failed(mut self, failure: Failure) -> Self {
-        self.failure = Some(failure);
+    /// A result with nothing found yet.
+    pub(crate) fn new(run_yaml: PathBuf) -> Self {
+        PreflightResult {
+            run_yaml,
+            interpreter: None,
+            providers: Vec::new(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            kept_going: false,
+            effective_config: None,
+        }
+    }
+
+    /// This result, ended by `failure`.
+    pub(crate) fn failed(mut self, failure: Failure) -> Self {
+        self.failures.push(failure);
         self
     }
 }
@@ -108,36 +165,54 @@ impl PreflightResult {
 pub(crate) fn run(
     options: &Options,
     selection: &SelectionEnv,
-    environment: &dyn Environment,
+    environment: &ServerEnvironment,
     progress: &dyn Fn(Step<'_>),
 ) -> PreflightResult {
-    let mut result = PreflightResult {
-        run_yaml: options.run_yaml.clone(),
-        interpreter: None,
-        providers: Vec::new(),
-        failure: None,
-        warnings: Vec::new(),
-    };
     let text = match config::read(&options.run_yaml) {
         Ok(text) => text,
-        Err(err) => return result.failed(Failure::new(None, err)),
+        Err(err) => {
+            return PreflightResult::new(options.run_yaml.clone()).failed(Failure::new(None, err));
+        }
     };
+    let mut result = run_phases(options, &text, selection, environment, progress);
+    if options.print_config {
+        result.effective_config = effective_config::build(&text, environment, &result.providers);
+    }
+    if options.deny_warnings && result.failures.is_empty() && !result.warnings.is_empty() {
+        let denied = DeniedError::WarningsDenied {
+            count: result.warnings.len(),
+        };
+        result.failures.push(Failure::new(None, denied));
+    }
+    result
+}
+
+/// Every phase, in order, up to the failure that ends the run.
+fn run_phases(
+    options: &Options,
+    text: &str,
+    selection: &SelectionEnv,
+    environment: &ServerEnvironment,
+    progress: &dyn Fn(Step<'_>),
+) -> PreflightResult {
+    let mut result = PreflightResult::new(options.run_yaml.clone());
+    result.kept_going = options.keep_going;
     // Parsed now, judged later: an interpreter that cannot run is the
     // caller's fault (exit 2) and is reported first.
-    let loaded = config::load(&options.run_yaml, &text, environment);
+    let loaded = config::load(&options.run_yaml, text, environment);
     let first_external = loaded.as_ref().ok().and_then(first_external);
     progress(Step::Interpreter);
     let starting =
         match interpreter::select(options.python.as_deref(), selection).and_then(|chosen| {
             let module = first_external.and_then(|(_, entry)| entry.module.as_deref());
-            let sandbox = KernelSandbox::prepare(options.allow_writes, options.kernel_sandbox);
-            interpreter::start(
-                chosen,
-                options.timeout,
-                options.fork,
-                module,
-                Arc::new(sandbox),
-            )
+            let launch = Launch {
+                sandbox: Arc::new(KernelSandbox::prepare(
+                    options.allow_writes,
+                    options.kernel_sandbox,
+                )),
+                environment: environment.vars(),
+            };
+            interpreter::start(chosen, options.timeout, options.fork, module, launch)
         }) {
             Ok(starting) => starting,
             Err(err) => return result.failed(Failure::new(None, err)),
@@ -160,8 +235,10 @@ pub(crate) fn run(
         check_config: options.check_config,
     };
     let mut native = native::Checker::new(starting.facts());
+    // With --keep-going every provider has its turn anyway.
     if let (Ok(config), Some((index, entry))) = (&loaded, first_external)
         && starting.first_external_absent()
+        && !options.keep_going
     {
         progress(Step::Provider {
             api: &entry.api,
@@ -207,7 +284,7 @@ pub(crate) fn run(
         &mut runner,
         &options.run_yaml,
         &config,
-        &text,
+        text,
         options.timeout,
     ) {
         Ok(stack) => stack,
@@ -223,7 +300,7 @@ pub(crate) fn run(
         return result.failed(Failure::new(None, err));
     }
     if let Err(err) =
-        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
+        stack_config::check_before_providers(&stack, &config, text, &mut result.warnings)
     {
         return result.failed(Failure::new(None, err));
     }
@@ -234,13 +311,13 @@ pub(crate) fn run(
         facts: &facts,
         settings,
         metadata_dir,
-        run_yaml: &text,
+        run_yaml: text,
         stack: &stack,
     };
     let providers = std::mem::take(&mut config.providers);
     let total = providers.len();
     for (index, entry) in providers.into_iter().enumerate() {
-        if result.failure.is_some() {
+        if !options.keep_going && !result.failures.is_empty() {
             result
                 .providers
                 .push(not_checked(entry, facts.llama_stack.distribution));
@@ -259,7 +336,7 @@ pub(crate) fn run(
             &mut native,
             &mut result.warnings,
         );
-        result.failure = checked.1;
+        result.failures.extend(checked.1);
         result.providers.push(checked.0);
     }
     let scanned = native.stats();
@@ -270,7 +347,7 @@ pub(crate) fn run(
         elapsed_ms = scanned.elapsed.as_millis() as u64,
         "native checks, whole run"
     );
-    if result.failure.is_none() {
+    if result.failures.is_empty() {
         config.providers = result
             .providers
             .iter()
@@ -283,7 +360,7 @@ pub(crate) fn run(
             &mut result.warnings,
         )
         .and_then(|()| {
-            stack_config::check_after_providers(&stack, &config, &text)
+            stack_config::check_after_providers(&stack, &config, text)
                 .map_err(|err| Failure::new(None, err))
         });
         if let Err(failure) = checked {
@@ -298,7 +375,7 @@ pub(crate) fn run(
                     })
                     .for_each(|provider| provider.status = ProviderStatus::Failed);
             }
-            result.failure = Some(failure);
+            result.failures.push(failure);
         }
     }
     result

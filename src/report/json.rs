@@ -29,6 +29,9 @@ struct Document<'a> {
     providers: Vec<ProviderJson<'a>>,
     errors: Vec<ErrorJson>,
     warnings: &'a [Warning],
+    /// With --print-config: the configuration the server reads, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective_config: Option<&'a serde_yaml_ng::Value>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +98,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
         }),
         providers: result.providers.iter().map(provider).collect(),
         errors: result
-            .failure
+            .failures
             .iter()
             .map(|failure| {
                 let provider = failure.provider.as_ref();
@@ -114,6 +117,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
             })
             .collect(),
         warnings: &result.warnings,
+        effective_config: result.effective_config.as_ref(),
     };
     let mut text = pretty_inert(&document);
     text.push('\n');
