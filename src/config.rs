@@ -84,8 +84,8 @@ pub(crate) enum ConfigError {
         name: String,
         path: String,
         /// Every missing variable, in document order, with every place that
-        /// uses it and that place's line.
-        uses: Vec<(String, Vec<(String, Option<usize>)>)>,
+        /// uses it.
+        uses: Vec<(String, Vec<VariableUse>)>,
     },
 
     #[error("run.yaml has the wrong shape at {path}: {problem}")]
@@ -221,6 +221,9 @@ impl PhaseError for ConfigError {
         }
     }
 }
+
+/// A place that uses a missing variable: its path, and its run.yaml line.
+pub(crate) type VariableUse = (String, Option<usize>);
 
 /// Why the server will not instantiate an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -462,7 +465,7 @@ pub(crate) fn load(
 
 /// The error naming every missing variable; the first is the server's.
 fn missing_variables(text: &str, missing: Vec<env::MissingVariable>) -> ConfigError {
-    let mut uses: Vec<(String, Vec<(String, Option<usize>)>)> = Vec::new();
+    let mut uses: Vec<(String, Vec<VariableUse>)> = Vec::new();
     for variable in &missing {
         let place = (
             variable.path.clone(),

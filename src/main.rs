@@ -72,7 +72,12 @@ fn main() -> ExitCode {
 /// `llama-stack preflight`: one run.yaml, then `--exec` or the exit code.
 fn preflight(args: PreflightArgs) -> ExitCode {
     if args.print_config && args.format == Format::Github {
-        let err = Cli::command().error(
+        let mut cli = Cli::command();
+        cli.build();
+        let preflight = cli
+            .find_subcommand_mut("preflight")
+            .expect("preflight is a subcommand");
+        let err = preflight.error(
             clap::error::ErrorKind::ArgumentConflict,
             "--print-config prints YAML (--format text) or a JSON field (--format json); GitHub annotations have no place for it",
         );
