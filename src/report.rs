@@ -26,7 +26,7 @@ use crate::pipeline::PreflightResult;
 pub(crate) enum Format {
     Text,
     Json,
-    /// GitHub Actions workflow commands (annotations).
+    // GitHub Actions workflow commands (annotations).
     Github,
 }
 
