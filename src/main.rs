@@ -95,9 +95,9 @@ fn preflight(args: PreflightArgs) -> ExitCode {
     );
     // With --print-config, text goes to stderr; colour follows where it goes.
     let color = if args.print_config && result.effective_config.is_some() {
-        stderr_color()
+        wants_color(std::io::stderr().is_terminal())
     } else {
-        stdout_color()
+        wants_color(std::io::stdout().is_terminal())
     };
     let code = report::emit(&result, args.format, color);
     if code != report::exit::SUCCESS {
@@ -120,7 +120,8 @@ fn pre_commit(args: PreCommitArgs) -> ExitCode {
     for (index, run_yaml) in args.run_yamls.into_iter().enumerate() {
         report::write_stdout(report::heading(&run_yaml, index == 0).as_bytes());
         let (result, _) = check(&args.check, run_yaml, Format::Text, None, false);
-        worst = worst.max(report::emit(&result, Format::Text, stdout_color()));
+        let color = wants_color(std::io::stdout().is_terminal());
+        worst = worst.max(report::emit(&result, Format::Text, color));
     }
     ExitCode::from(worst)
 }
@@ -185,14 +186,10 @@ fn check(
     (result, environment)
 }
 
-/// Colour only for a person at a terminal who has not opted out.
-fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty())
-}
-
-/// [`stdout_color`], for a report written to stderr.
-fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty())
+/// Colour only for a person at a terminal (`terminal`: where the report
+/// goes is one) who has not opted out.
+fn wants_color(terminal: bool) -> bool {
+    terminal && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty())
 }
 
 /// Prints a completion script or the man page.
