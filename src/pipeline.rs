@@ -18,7 +18,10 @@
 //! establishes what the providers are judged against, and the checks across
 //! providers judge them together, so both still stop the run; the latter run
 //! only once every provider passed its own checks, so that no provider's
-//! failure shows up again as another's missing dependency.
+//! failure shows up again as another's missing dependency. After the phases,
+//! `--print-config` adds the effective configuration (which the providers'
+//! config classes help redact) and `--deny-warnings` turns a run that only
+//! warned into a failure.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
