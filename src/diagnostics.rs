@@ -29,6 +29,8 @@ pub(crate) enum Phase {
     SpecValidation,
     /// Checks across providers: dependencies, deprecations, served APIs.
     CrossProvider,
+    /// `--deny-warnings` counts the warnings as a failure.
+    Warnings,
 }
 
 impl Phase {
@@ -42,6 +44,7 @@ impl Phase {
                 "ERROR: Provider validation failed"
             }
             Phase::SpecValidation => "ERROR: Provider spec validation failed",
+            Phase::Warnings => "ERROR: Warnings are errors (--deny-warnings)",
         }
     }
 }
@@ -77,6 +80,14 @@ pub(crate) trait PhaseError: miette::Diagnostic + Send + Sync + 'static {
     /// (--check-config); the details paragraph lists them too.
     fn refused_settings(&self) -> &[RefusedSetting] {
         &[]
+    }
+
+    /// The run.yaml line the failure is about, when the error knows one
+    /// (else reports point at the provider's entry, or at the file).
+    fn line(&self) -> Option<usize> {
+        self.refused_settings()
+            .iter()
+            .find_map(|setting| setting.line)
     }
 }
 

@@ -1,4 +1,6 @@
-//! Walks the phases in the spec's order and stops at the first failure (FR-021).
+//! Walks the phases in the spec's order and stops at the first failure
+//! (FR-021), or, with `--keep-going`, checks every provider and collects every
+//! provider's failure in file order.
 //!
 //! run.yaml is read, then the interpreter is chosen and started (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
@@ -10,26 +12,61 @@
 //! (every `module:` provider before any in-tree one): every provider's
 //! native-code checks (in Rust), and whether each `module:` provider's package
 //! is on the path. A fault found there ends the run at once (fail-fast), and
-//! the report says it stopped before the import. The result is the spec's `PreflightResult`; rendering
-//! it is the report's job.
+//! the report says it stopped before the import. The result is the spec's
+//! `PreflightResult`; rendering it is the report's job.
+//!
+//! `--keep-going` changes only the provider loop: what comes before it
+//! establishes what the providers are judged against, and the checks across
+//! providers judge them together, so both still stop the run; the latter run
+//! only once every provider passed its own checks, so that no provider's
+//! failure shows up again as another's missing dependency. The faults certain
+//! before the import are still found first, but none stops the run: each is
+//! that provider's failure, reported in its turn, so that every failure comes
+//! in file order. After the phases, `--print-config` adds the effective
+//! configuration (which the providers' config classes help redact) and
+//! `--deny-warnings` turns a run that only warned into a failure.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::config::{self, Disabled, ProviderEntry, RunConfig};
 use crate::cross_provider;
-use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::effective_config;
+use crate::environment::ServerEnvironment;
 use crate::flavour::Flavour;
 use crate::import::{self, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv, Starting};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
-use crate::probe::Runner;
+use crate::probe::{Launch, Runner};
 use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
 use crate::stack_config::{self, StackFacts};
+
+/// The failure `--deny-warnings` makes of a run that only warned.
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum DeniedError {
+    #[error("{count} warning(s), and --deny-warnings makes any warning fail the run")]
+    #[diagnostic(
+        code(preflight::warnings::denied),
+        help(
+            "Fix what the warnings above say, or run without --deny-warnings: on their own they would not stop the server."
+        )
+    )]
+    WarningsDenied { count: usize },
+}
+
+impl PhaseError for DeniedError {
+    fn phase(&self) -> Phase {
+        Phase::Warnings
+    }
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -51,6 +88,12 @@ pub(crate) struct Options {
     pub(crate) kernel_sandbox: bool,
     /// The command that starts the server (`--exec`'s), when known.
     pub(crate) server_command: Option<Vec<OsString>>,
+    /// Check every provider, whatever failed before it.
+    pub(crate) keep_going: bool,
+    /// Count any warning as a failure.
+    pub(crate) deny_warnings: bool,
+    /// Build the effective configuration (`--print-config`).
+    pub(crate) print_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,16 +137,36 @@ pub(crate) struct PreflightResult {
     pub(crate) run_yaml: PathBuf,
     pub(crate) interpreter: Option<InterpreterFacts>,
     pub(crate) providers: Vec<ProviderResult>,
-    pub(crate) failure: Option<Failure>,
+    /// In the order found: one at most, unless `--keep-going` found more.
+    pub(crate) failures: Vec<Failure>,
     pub(crate) warnings: Vec<Warning>,
     /// The run stopped at a fault certain without importing llama-stack,
     /// which was then never imported.
     pub(crate) stopped_before_import: bool,
+    /// `--keep-going` was given: a provider's failure did not stop the others.
+    pub(crate) kept_going: bool,
+    /// With `--print-config`, the configuration the server reads, redacted.
+    pub(crate) effective_config: Option<serde_yaml_ng::Value>,
 }
 
 impl PreflightResult {
-    fn failed(mut self, failure: Failure) -> Self {
-        self.failure = Some(failure);
+    /// A result with nothing found yet.
+    pub(crate) fn new(run_yaml: PathBuf) -> Self {
+        PreflightResult {
+            run_yaml,
+            interpreter: None,
+            providers: Vec::new(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            stopped_before_import: false,
+            kept_going: false,
+            effective_config: None,
+        }
+    }
+
+    /// This result, ended by `failure`.
+    pub(crate) fn failed(mut self, failure: Failure) -> Self {
+        self.failures.push(failure);
         self
     }
 }
@@ -112,24 +175,41 @@ impl PreflightResult {
 pub(crate) fn run(
     options: &Options,
     selection: &SelectionEnv,
-    environment: &dyn Environment,
+    environment: &ServerEnvironment,
     progress: &dyn Fn(Step<'_>),
 ) -> PreflightResult {
-    let mut result = PreflightResult {
-        run_yaml: options.run_yaml.clone(),
-        interpreter: None,
-        providers: Vec::new(),
-        failure: None,
-        warnings: Vec::new(),
-        stopped_before_import: false,
-    };
     let text = match config::read(&options.run_yaml) {
         Ok(text) => text,
-        Err(err) => return result.failed(Failure::new(None, err)),
+        Err(err) => {
+            return PreflightResult::new(options.run_yaml.clone()).failed(Failure::new(None, err));
+        }
     };
+    let mut result = run_phases(options, &text, selection, environment, progress);
+    if options.print_config {
+        result.effective_config = effective_config::build(&text, environment, &result.providers);
+    }
+    if options.deny_warnings && result.failures.is_empty() && !result.warnings.is_empty() {
+        let denied = DeniedError::WarningsDenied {
+            count: result.warnings.len(),
+        };
+        result.failures.push(Failure::new(None, denied));
+    }
+    result
+}
+
+/// Every phase, in order, up to the failure that ends the run.
+fn run_phases(
+    options: &Options,
+    text: &str,
+    selection: &SelectionEnv,
+    environment: &ServerEnvironment,
+    progress: &dyn Fn(Step<'_>),
+) -> PreflightResult {
+    let mut result = PreflightResult::new(options.run_yaml.clone());
+    result.kept_going = options.keep_going;
     // Parsed now, judged later: an interpreter that cannot run is the
     // caller's fault (exit 2) and is reported first.
-    let loaded = config::load(&options.run_yaml, &text, environment);
+    let loaded = config::load(&options.run_yaml, text, environment);
     let order = loaded.as_ref().map(server_order).unwrap_or_default();
     let externals: Vec<&str> = (order.iter())
         .map_while(|&index| loaded.as_ref().ok()?.providers[index].module.as_deref())
@@ -137,14 +217,14 @@ pub(crate) fn run(
     progress(Step::Interpreter);
     let starting =
         match interpreter::select(options.python.as_deref(), selection).and_then(|chosen| {
-            let sandbox = KernelSandbox::prepare(options.allow_writes, options.kernel_sandbox);
-            interpreter::start(
-                chosen,
-                options.timeout,
-                options.fork,
-                &externals,
-                Arc::new(sandbox),
-            )
+            let launch = Launch {
+                sandbox: Arc::new(KernelSandbox::prepare(
+                    options.allow_writes,
+                    options.kernel_sandbox,
+                )),
+                environment: environment.vars(),
+            };
+            interpreter::start(chosen, options.timeout, options.fork, &externals, launch)
         }) {
             Ok(starting) => starting,
             Err(err) => return result.failed(Failure::new(None, err)),
@@ -167,22 +247,34 @@ pub(crate) fn run(
         check_config: options.check_config,
     };
     let mut native = native::Checker::new(starting.facts());
-    let mut native_warnings = Vec::new();
+    let mut early = Vec::new();
     if let Ok(config) = &loaded {
-        let early = check_before_import(config, &order, &starting, settings, &mut native, progress);
-        match early {
-            Ok(warnings) => native_warnings = warnings,
-            Err(stopped) => {
-                let server = starting.facts().llama_stack.distribution;
-                result.interpreter = Some(starting.facts().clone());
-                result.providers = (config.providers.iter().cloned())
-                    .map(|entry| not_checked(entry, server))
-                    .collect();
-                result.providers[stopped.index] = stopped.provider;
-                result.warnings.extend(stopped.warnings);
-                result.stopped_before_import = true;
-                return result.failed(stopped.failure);
-            }
+        early = check_before_import(
+            config,
+            &order,
+            &starting,
+            settings,
+            &mut native,
+            options.keep_going,
+            progress,
+        );
+        let mut faults = (early.iter_mut().enumerate())
+            .filter_map(|(index, found)| Some((index, found.fault.take()?)));
+        // Under --keep-going each fault waits for its provider's turn.
+        if !options.keep_going
+            && let Some((index, (provider, failure))) = faults.next()
+        {
+            let server = starting.facts().llama_stack.distribution;
+            result.interpreter = Some(starting.facts().clone());
+            result.providers = (config.providers.iter().cloned())
+                .map(|entry| not_checked(entry, server))
+                .collect();
+            result.providers[index] = provider;
+            result
+                .warnings
+                .extend(early.into_iter().flat_map(|found| found.warnings));
+            result.stopped_before_import = true;
+            return result.failed(failure);
         }
     }
     let (facts, mut runner) = match starting.finish() {
@@ -201,7 +293,7 @@ pub(crate) fn run(
         &mut runner,
         &options.run_yaml,
         &config,
-        &text,
+        text,
         options.timeout,
     ) {
         Ok(stack) => stack,
@@ -217,7 +309,7 @@ pub(crate) fn run(
         return result.failed(Failure::new(None, err));
     }
     if let Err(err) =
-        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
+        stack_config::check_before_providers(&stack, &config, text, &mut result.warnings)
     {
         return result.failed(Failure::new(None, err));
     }
@@ -228,13 +320,13 @@ pub(crate) fn run(
         facts: &facts,
         settings,
         metadata_dir,
-        run_yaml: &text,
+        run_yaml: text,
         stack: &stack,
     };
     let providers = std::mem::take(&mut config.providers);
     let total = providers.len();
     for (index, entry) in providers.into_iter().enumerate() {
-        if result.failure.is_some() {
+        if !options.keep_going && !result.failures.is_empty() {
             result
                 .providers
                 .push(not_checked(entry, facts.llama_stack.distribution));
@@ -246,10 +338,13 @@ pub(crate) fn run(
             position: index + 1,
             total,
         });
-        let native_found = native_warnings.get_mut(index).map(std::mem::take);
-        result.warnings.extend(native_found.unwrap_or_default());
-        let checked = check_provider(entry, &mut runner, &inputs, &mut result.warnings);
-        result.failure = checked.1;
+        let found = early.get_mut(index).map(std::mem::take).unwrap_or_default();
+        result.warnings.extend(found.warnings);
+        let checked = match found.fault {
+            Some((provider, failure)) => (provider, Some(failure)),
+            None => check_provider(entry, &mut runner, &inputs, &mut result.warnings),
+        };
+        result.failures.extend(checked.1);
         result.providers.push(checked.0);
     }
     let scanned = native.stats();
@@ -260,7 +355,7 @@ pub(crate) fn run(
         elapsed_ms = scanned.elapsed.as_millis() as u64,
         "native checks, whole run"
     );
-    if result.failure.is_none() {
+    if result.failures.is_empty() {
         config.providers = result
             .providers
             .iter()
@@ -273,7 +368,7 @@ pub(crate) fn run(
             &mut result.warnings,
         )
         .and_then(|()| {
-            stack_config::check_after_providers(&stack, &config, &text)
+            stack_config::check_after_providers(&stack, &config, text)
                 .map_err(|err| Failure::new(None, err))
         });
         if let Err(failure) = checked {
@@ -288,7 +383,7 @@ pub(crate) fn run(
                     })
                     .for_each(|provider| provider.status = ProviderStatus::Failed);
             }
-            result.failure = Some(failure);
+            result.failures.push(failure);
         }
     }
     result
@@ -306,22 +401,22 @@ fn server_order(config: &RunConfig) -> Vec<usize> {
     external.chain(in_tree).map(|(index, _)| index).collect()
 }
 
-/// Where [`check_before_import`] stopped.
-struct StoppedEarly {
-    index: usize,
-    provider: ProviderResult,
-    failure: Failure,
-    /// The native warnings of the providers checked until then.
+/// What [`check_before_import`] found of one provider.
+#[derive(Default)]
+struct FoundBeforeImport {
+    /// Its native warnings, shown in its turn.
     warnings: Vec<Warning>,
+    /// A fault certain without llama-stack: the provider's result and failure.
+    fault: Option<(ProviderResult, Failure)>,
 }
 
 /// Judges, in the server's `order`, what is certain before llama-stack is
 /// imported, while the interpreter waits to import it: each provider's native
 /// files (FR-008d), then, for a `module:` provider whose package no finder
 /// locates, its real import in a fresh interpreter, which fails whatever
-/// llama-stack would do first (and so shows the real traceback). The first
-/// fault stops the run; otherwise each provider's native warnings, by index,
-/// to show in its turn. A package found by its import after all (an unusual
+/// llama-stack would do first (and so shows the real traceback). What it
+/// found, by index; the first fault ends the pass unless `keep_going`, which
+/// judges every provider. A package found by its import after all (an unusual
 /// finder) is checked again in its turn.
 fn check_before_import(
     config: &RunConfig,
@@ -329,17 +424,20 @@ fn check_before_import(
     starting: &Starting,
     settings: CheckSettings,
     native: &mut native::Checker,
+    keep_going: bool,
     progress: &dyn Fn(Step<'_>),
-) -> Result<Vec<Vec<Warning>>, Box<StoppedEarly>> {
+) -> Vec<FoundBeforeImport> {
     let facts = starting.facts();
-    let mut found = vec![Vec::new(); config.providers.len()];
+    let mut found: Vec<FoundBeforeImport> = (config.providers.iter())
+        .map(|_| FoundBeforeImport::default())
+        .collect();
     for (position, &index) in order.iter().enumerate() {
         let entry = &config.providers[index];
         let provider = ProviderResult {
             status: ProviderStatus::Passed,
             ..not_checked(entry.clone(), facts.llama_stack.distribution)
         };
-        let failed = match native.check(entry, &mut found[index]) {
+        let failed = match native.check(entry, &mut found[index].warnings) {
             Err(err) => fail(provider, err),
             Ok(()) if entry.module.is_some() && starting.external_absent(position) => {
                 progress(Step::Provider {
@@ -362,15 +460,13 @@ fn check_before_import(
             Ok(()) => continue,
         };
         if let (provider, Some(failure)) = failed {
-            return Err(Box::new(StoppedEarly {
-                index,
-                provider,
-                failure,
-                warnings: found.into_iter().flatten().collect(),
-            }));
+            found[index].fault = Some((provider, failure));
+            if !keep_going {
+                break;
+            }
         }
     }
-    Ok(found)
+    found
 }
 
 fn not_checked(entry: ProviderEntry, server: Flavour) -> ProviderResult {

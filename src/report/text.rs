@@ -14,7 +14,7 @@ const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
-const SUCCESS: &str = "All providers validated successfully";
+pub(crate) const SUCCESS: &str = "All providers validated successfully";
 const METADATA_HEADLINE: &str = "WARNING: Provider metadata mismatch (non-blocking)";
 
 /// Renders the whole report.
@@ -60,17 +60,16 @@ fn render_plain(result: &PreflightResult) -> String {
             .unwrap_or_default();
         let _ = writeln!(out, "WARNING: {who}{}", inline(&warning.message));
     }
-    match &result.failure {
-        Some(failure) => {
-            if !out.is_empty() && !out.ends_with("\n\n") {
-                out.push('\n');
-            }
-            out.push_str(&failure_block(failure, result));
+    for failure in &result.failures {
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
         }
-        None => {
-            let _ = writeln!(out, "{SUCCESS}");
-        }
+        out.push_str(&failure_block(failure, result));
     }
+    if result.failures.is_empty() {
+        let _ = writeln!(out, "{SUCCESS}");
+    }
+    out.push_str(&not_checked_note(result));
     out
 }
 
@@ -276,32 +275,38 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     }
     let _ = write!(out, "\nResolution: {}\n", inline(&failure.resolution()));
     let _ = writeln!(out, "Code: {}", failure.code());
-    let not_checked = result
-        .providers
-        .iter()
-        .filter(|provider| provider.status == ProviderStatus::NotChecked)
-        .count();
+    out
+}
+
+/// Why the run stopped where it did, or what it left unjudged, said once
+/// after the error blocks.
+fn not_checked_note(result: &PreflightResult) -> String {
+    let count = |status: ProviderStatus| {
+        (result.providers.iter())
+            .filter(|provider| provider.status == status)
+            .count()
+    };
+    let not_checked = count(ProviderStatus::NotChecked);
     if result.stopped_before_import {
-        let server = result
-            .interpreter
-            .as_ref()
-            .map(|facts| facts.llama_stack.distribution);
-        let server = server.map_or("llama-stack", |server| server.name());
-        let _ = write!(
-            out,
-            "\nStopped before importing {server}: this fault is certain without it."
-        );
+        let server = (result.interpreter.as_ref())
+            .map_or("llama-stack", |facts| facts.llama_stack.distribution.name());
+        let mut note =
+            format!("\nStopped before importing {server}: this fault is certain without it.");
         if not_checked > 0 {
-            let _ = write!(out, " {not_checked} more provider(s) not checked.");
+            let _ = write!(note, " {not_checked} more provider(s) not checked.");
         }
-        out.push('\n');
-    } else if not_checked > 0 {
-        let _ = writeln!(
-            out,
-            "\nStopped at the first error: {not_checked} more provider(s) not checked."
+        note.push('\n');
+        return note;
+    }
+    if not_checked > 0 {
+        return format!(
+            "\nStopped at the first error: {not_checked} more provider(s) not checked.\n"
         );
     }
-    out
+    if result.kept_going && count(ProviderStatus::Failed) > 0 && count(ProviderStatus::Passed) > 0 {
+        return "\nPASS means a provider passed its own checks: the checks across providers run once every provider does.\n".to_string();
+    }
+    String::new()
 }
 
 /// A source snippet with the error's labels, without colour, for the details
