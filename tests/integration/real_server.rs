@@ -638,6 +638,7 @@ real_cases!(
     ogx_tls_insecure_flag_exec,
     ogx_tls_warning,
     ogx_starter,
+    ogx_model_provider_all,
     registered_model_all,
     yaml_merge_keys,
     yaml_duplicate_key,
