@@ -4,8 +4,10 @@ The Rust driver runs this file as `python -B -P -c <this source> <mode> [request
 and reads one JSON document from the last line of stdout. It never writes files.
 
 Modes:
-  provider REQUEST   import one provider the way the server does (llama-stack or ogx) and
-                     describe what get_provider_spec() returned. REQUEST is JSON:
+  provider REQUEST   import one provider the way the server does (llama-stack or ogx),
+                     describe what get_provider_spec() returned, and import
+                     what the server's start-up of it imports (see
+                     follow_startup()). REQUEST is JSON:
                      {"provider_id", "api", "provider_type", "module"}.
   stack_config REQUEST
                      read run.yaml as the server's run command reads it before
@@ -25,11 +27,11 @@ failures are data ({"result": "error", "kind": ...}); a non-zero exit or a
 missing document always means the probe itself could not report.
 """
 
+import ast
 import faulthandler
 import functools
 import importlib
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -38,6 +40,7 @@ import signal
 import sys
 import time
 import traceback
+import types
 
 # The server distributions preflight knows, in the order they are looked for:
 # the distribution, its core package and its API package. llama-stack went on
@@ -524,8 +527,9 @@ def describe_exception(exc):
         summary = traceback.TracebackException.from_exception(exc)
         provider_frames_only(summary, set())
         tb = "".join(summary.format())
+        frames = [{"file": safe_text(f.filename), "line": f.lineno, "code": safe_text((f.line or "").strip())} for f in summary.stack]
     except BaseException:  # noqa: BLE001
-        tb = ""
+        tb, frames = "", []
     root = exc
     seen = set()
     while id(root) not in seen:
@@ -543,6 +547,9 @@ def describe_exception(exc):
         "root_missing_module": module_not_found_name(root),
         "root_path": loaded_file(root),
         "traceback": safe_text(tb[-TEXT_LIMIT * 4 :]) if len(tb) > TEXT_LIMIT * 4 else safe_text(tb),
+        # Where the exception itself went through, outermost first: for a
+        # failed import, the chain of import statements.
+        "frames": frames[-30:],
     }
 
 
@@ -828,17 +835,15 @@ def describe_returned(request, target, returned):
     if spec is None or isinstance(spec, (dict, str, int, float, bool, list, tuple)):
         document["spec"] = None
         return document
-    if request.get("registry_only"):
-        # A disabled entry: the server files its spec but never instantiates it.
-        document["spec"] = describe_spec(spec)
-        return document
     return follow_spec(document, spec, request)
 
 
 def check_in_tree(request):
     if request.get("spec_file"):
         try:
-            spec = load_spec_file(request)
+            distribution = importlib.import_module(core_package() + ".core.distribution")
+            kind, _, name = request["provider_type"].partition("::")
+            spec = load_spec(distribution, request["spec_file"], distribution.Api(request["api"]), kind, name)
         except BaseException as exc:  # noqa: BLE001
             return failure("spec_file_failed", target=request["spec_file"], exception=describe_exception(exc))
         document = {"result": "ok", "source": "external_dir", "target": request["spec_file"], "returned": {"kind": "value"}}
@@ -861,18 +866,24 @@ def follow_spec(document, spec, request):
     build its config the way the server does when it creates the provider."""
     described = describe_spec(spec)
     document["spec"] = described
+    if request.get("registry_only"):
+        # A disabled or shadowed entry: the server files its spec but never
+        # instantiates it.
+        return document
+    config = request.get("config")
     fields = described["fields"]
     module_name = fields.get("module")
+    entry = "get_adapter_impl" if described["remote"] else "get_provider_impl"
     if isinstance(module_name, str) and module_name:
-        entry = "get_adapter_impl" if described["remote"] else "get_provider_impl"
         document["implementation"] = import_step(lambda: check_entry_point(module_name, entry))
     config_class = fields.get("config_class")
     if isinstance(config_class, str) and config_class:
         document["config"] = import_step(lambda: config_schema(config_class))
-        config = request.get("config")
         if config is not None:
             strict = request.get("check_config", True)
             document["config_check"] = import_step(lambda: build_config(config_class, config, strict))
+    if document.get("implementation", {}).get("has_entry_point"):
+        document["startup"] = startup_step(module_name, entry, fields.get("pip_packages"))
     return document
 
 
@@ -989,6 +1000,255 @@ def import_step(step):
 def check_entry_point(module_name, entry):
     module = importlib.import_module(module_name)
     return {"module": module_name, "entry_point": entry, "has_entry_point": callable(getattr(module, entry, None))}
+
+
+# Exceptions whose handler makes an import inside its `try` optional.
+IMPORT_GUARDS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+# What creating an instance runs, in order; `initialize` only when the entry
+# point calls it.
+CONSTRUCTION = ("__init__", "__post_init__", "model_post_init")
+TRY_STATEMENTS = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
+CONDITIONAL_STATEMENTS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Match, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+MAX_SCANNED_FILES = 300
+
+
+class StartupImportFailed(Exception):
+    """An import statement of the start-up path raised `cause`."""
+
+    def __init__(self, cause):
+        super().__init__()
+        self.cause = cause
+
+
+def startup_step(module_name, entry, pip_packages):
+    """The imports the server's start-up of the provider runs after it has
+    imported the spec's module, run here: on failure, which step met it.
+    Anything else going wrong only means the path cannot be followed further:
+    the server is not worse off for it, so neither is the verdict. The later
+    imports are looked for only when a declared package is not installed,
+    the only case the driver asks about them."""
+    where = {}
+    try:
+        scanned = follow_startup(module_name, entry, where)
+    except StartupImportFailed as failed:
+        return {"ok": False, "step": where.get("step"), "exception": describe_exception(failed.cause)}
+    except Exception:  # noqa: BLE001 - preflight's own reading of provider code
+        scanned = set()
+    try:
+        deferred = missing_deferred_imports(module_name, scanned) if declares_absent(pip_packages) else []
+    except Exception:  # noqa: BLE001
+        deferred = []
+    return {"ok": True, "deferred": deferred}
+
+
+def declares_absent(pip_packages):
+    """Whether a distribution `pip_packages` names is not installed, by its
+    name alone (the driver judges versions and markers). A word that is not a
+    name (a version, an option's value) only errs towards looking."""
+    import importlib.metadata
+
+    for entry in pip_packages if isinstance(pip_packages, list) else []:
+        for word in str(entry).split():
+            name = word.split("[")[0].split(";")[0].rstrip(",")
+            if word.startswith("-") or not name[:1].isalnum():
+                continue
+            try:
+                importlib.metadata.distribution(name)
+            except (importlib.metadata.PackageNotFoundError, ValueError):
+                return True
+    return False
+
+
+def follow_startup(module_name, entry, where):
+    """Runs the import statements the entry point always runs (lazy imports in
+    its body), then those in the constructor and, when the entry point calls
+    it, `initialize()` of each class it instantiates, along the MRO as far as
+    `super()` calls go. Only the import statements run, never the code around
+    them, so nothing here can reach the network; what they import runs its
+    module-level code, as in the server. Returns the files whose code was read."""
+    import inspect  # imported by the server's core already, not before the first answer
+
+    # The function a decorator wrapped (functools.wraps), as the syntax tree has it.
+    function = inspect.unwrap(getattr(importlib.import_module(module_name), entry))
+    where["step"] = f"{entry}()"
+    statements, namespace = run_imports(function)
+    calls = [node for statement in statements for node in ast.walk(statement) if isinstance(node, ast.Call)]
+    initializes = any(isinstance(call.func, ast.Attribute) and call.func.attr == "initialize" for call in calls)
+    classes = []
+    for call in calls:
+        found = resolve(call.func, namespace)
+        if isinstance(found, type) and found not in classes:
+            classes.append(found)
+    files = {getattr(getattr(function, "__code__", None), "co_filename", None)} - {None}
+    for cls in classes:
+        for name in CONSTRUCTION + (("initialize",) if initializes else ()):
+            for method in methods_run(cls, name):
+                where["step"] = f"{method.__qualname__}()"
+                run_imports(method)
+        files |= {source_file(klass) for klass in cls.__mro__} - {None}
+    return files
+
+
+def run_imports(function):
+    """Runs the import statements `function` always runs, in a copy of its
+    module's namespace, compiled at their own file and line so that a failure
+    points there. Returns those statements and the namespace."""
+    node = function_node(function)
+    if node is None:
+        return [], {}
+    namespace = dict(function.__globals__)
+    statements = list(unconditional(node.body))
+    for statement in statements:
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            code = compile(ast.Module(body=[statement], type_ignores=[]), function.__code__.co_filename, "exec")
+            try:
+                exec(code, namespace)  # noqa: S102 - an import statement
+            except BaseException as exc:  # noqa: BLE001 - whatever the server would meet
+                raise StartupImportFailed(exc) from None
+    return statements, namespace
+
+
+def unconditional(body):
+    """The statements of `body` that run whenever it runs, inside `with` and
+    unguarded `try` blocks too, up to a `return` or `raise`."""
+    for statement in body:
+        if isinstance(statement, (ast.With, ast.AsyncWith)):
+            yield from unconditional(statement.body)
+        elif isinstance(statement, TRY_STATEMENTS):
+            if not any(guards_imports(handler) for handler in statement.handlers):
+                yield from unconditional(statement.body)
+            yield from unconditional(statement.finalbody)
+        elif not isinstance(statement, CONDITIONAL_STATEMENTS):
+            yield statement
+        if isinstance(statement, (ast.Return, ast.Raise)):
+            return
+
+
+def guards_imports(handler):
+    """Whether an `except` clause makes an import failure harmless: it
+    catches it and does not raise again."""
+    if any(isinstance(statement, ast.Raise) for statement in handler.body):
+        return False
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return caught is None or any(getattr(name, "id", getattr(name, "attr", None)) in IMPORT_GUARDS for name in names)
+
+
+def resolve(expression, namespace):
+    """What a called name refers to, for names and module attributes only
+    (reading any other attribute could run code)."""
+    if isinstance(expression, ast.Name):
+        return namespace.get(expression.id)
+    if isinstance(expression, ast.Attribute):
+        owner = resolve(expression.value, namespace)
+        return getattr(owner, expression.attr, None) if isinstance(owner, type(sys)) else None
+    return None
+
+
+def methods_run(cls, name):
+    """The definitions of method `name` that creating `cls` runs: the first
+    along the MRO, then the next one each time a definition calls super()."""
+    import inspect
+
+    for klass in cls.__mro__:
+        if name not in vars(klass):
+            continue
+        method = inspect.unwrap(getattr(vars(klass)[name], "__func__", vars(klass)[name]))
+        node = function_node(method)
+        if node is None:
+            return
+        yield method
+        # The methods it calls through super().
+        supers = {
+            call.func.attr
+            for call in ast.walk(node)
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Call)
+            and getattr(call.func.value.func, "id", None) == "super"
+        }
+        if name not in supers:
+            return
+
+
+def function_node(function):
+    """The syntax tree of a Python function, found in its file by name and
+    first line; None for anything else."""
+    code = function.__code__ if isinstance(function, types.FunctionType) else None
+    tree = parsed(code.co_filename) if code is not None else None
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
+            if min([node.lineno] + [d.lineno for d in node.decorator_list]) == code.co_firstlineno:
+                return node
+    return None
+
+
+PARSED = {}
+
+
+def parsed(path):
+    """The syntax tree of a source file outside the standard library, or None."""
+    if path not in PARSED:
+        PARSED[path] = None
+        if path.endswith(".py") and not path.startswith(STDLIB):
+            try:
+                with open(path, "rb") as handle:
+                    PARSED[path] = ast.parse(handle.read(), path)
+            except (OSError, SyntaxError, ValueError):
+                pass
+    return PARSED[path]
+
+
+def source_file(klass):
+    module = sys.modules.get(getattr(klass, "__module__", None))
+    path = getattr(module, "__file__", None)
+    return path if isinstance(path, str) and not path.startswith(STDLIB) else None
+
+
+def missing_deferred_imports(module_name, scanned):
+    """Imports of modules that are not installed and that start-up did not
+    run: inside functions, or at the top of modules nothing has imported yet,
+    in the provider's package and in the files start-up read. The driver
+    matches them with declared packages that are missing, to say when the
+    server would need one."""
+    module = sys.modules[module_name]
+    files = set(scanned)
+    for directory in list(getattr(module, "__path__", [])):
+        for root, _, names in os.walk(directory):
+            files |= {os.path.join(root, name) for name in names if name.endswith(".py")}
+            if len(files) > MAX_SCANNED_FILES:
+                break
+    loaded = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    found, absent = [], {}
+    for path in sorted(files)[:MAX_SCANNED_FILES]:
+        tree = parsed(path)
+        for function, node in scoped_imports(tree.body if tree is not None else []):
+            if function is None and path in loaded:
+                continue
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+            for name in names if getattr(node, "level", 0) == 0 else []:
+                top = name.partition(".")[0]
+                if top not in absent:
+                    absent[top] = package_found(top) is False
+                if absent[top]:
+                    found.append({"module": name, "function": function, "file": path, "line": node.lineno})
+    return found[:50]
+
+
+def scoped_imports(nodes, prefix="", function=None):
+    """Every import statement in `nodes` and below that is not optional
+    (inside a `try` that catches its failure), with the qualified name of the
+    function it sits in (None at module or class level)."""
+    for node in nodes:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = f"{prefix}{node.name}"
+            yield from scoped_imports(node.body, inner + ".", function if isinstance(node, ast.ClassDef) else inner)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield function, node
+        elif isinstance(node, TRY_STATEMENTS) and any(guards_imports(handler) for handler in node.handlers):
+            yield from scoped_imports(node.handlers + node.orelse + node.finalbody, prefix, function)
+        else:
+            yield from scoped_imports(ast.iter_child_nodes(node), prefix, function)
 
 
 def config_schema(qualified_name):
@@ -1119,6 +1379,8 @@ def stack_facts(config, stack):
 def registers_for_all_providers(stack):
     """Whether the server's resource registration takes provider_id "all"
     (ogx 1.5): read from its source, not run."""
+    import inspect  # imported by the server's core already, not before the first answer
+
     try:
         return 'provider_id == "all"' in inspect.getsource(stack.register_resources)
     except (AttributeError, OSError, TypeError):
@@ -1169,6 +1431,8 @@ def tls_facts(server):
                 return facts
     field = "tls_keyfile"
     try:
+        import inspect
+
         import uvicorn
 
         defaults = inspect.signature(uvicorn.Config).parameters
@@ -1206,17 +1470,12 @@ def external_providers_facts(config, distribution):
 
     import yaml
 
-    loaders = {
-        "remote": lambda data, api, name: distribution._load_remote_provider_spec(data, api),
-        "inline": distribution._load_inline_provider_spec,
-    }
     for api in distribution.providable_apis():
-        for kind, load in loaders.items():
+        for kind in ("remote", "inline"):
             for spec_path in glob.glob(os.path.join(path, kind, api.name.lower(), "*.yaml")):
                 name = os.path.splitext(os.path.basename(spec_path))[0]
                 try:
-                    with open(spec_path) as handle:
-                        load(yaml.safe_load(handle), api, name)
+                    load_spec(distribution, spec_path, api, kind, name)
                 except Exception as exc:  # noqa: BLE001 - the server re-raises every one
                     problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else config_problem(exc)
                     facts["problem"] = {"file": safe_text(spec_path), **problem}
@@ -1234,14 +1493,11 @@ def creatable(path):
     return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
 
 
-def load_spec_file(request):
-    """A spec from external_providers_dir, read again as the server reads it."""
+def load_spec(distribution, spec_path, api, kind, name):
+    """A spec file of external_providers_dir, read as the server reads it."""
     import yaml
 
-    distribution = importlib.import_module(core_package() + ".core.distribution")
-    api = distribution.Api(request["api"])
-    kind, _, name = request["provider_type"].partition("::")
-    with open(request["spec_file"]) as handle:
+    with open(spec_path) as handle:
         data = yaml.safe_load(handle)
     if kind == "remote":
         return distribution._load_remote_provider_spec(data, api)

@@ -224,6 +224,69 @@ class ProcessTests(unittest.TestCase):
         self.assertEqual(document["exception"]["missing_module"], "pf_no_provider_module.provider")
 
 
+class StartupTests(unittest.TestCase):
+    """What the server's start-up of a provider imports after the spec's module."""
+
+    def imports_run(self, source):
+        tree = probe.ast.parse(source)
+        return [probe.ast.unparse(node) for node in probe.unconditional(tree.body[0].body)
+                if isinstance(node, (probe.ast.Import, probe.ast.ImportFrom))]
+
+    def test_only_imports_that_always_run_are_run(self):
+        source = (
+            "async def entry(config, deps):\n"
+            "    from .impl import Impl\n"
+            "    try:\n        import optional\n    except ImportError:\n        optional = None\n"
+            "    try:\n        import caught_broadly\n    except (ValueError, Exception):\n        pass\n"
+            "    try:\n        import unguarded\n    finally:\n        import cleanup\n"
+            "    try:\n        import required\n    except ImportError as exc:\n        raise RuntimeError('pip install it') from exc\n"
+            "    with lock:\n        import inside_with\n"
+            "    if config.fast:\n        import conditional\n"
+            "    def later():\n        import deferred\n"
+            "    return Impl()\n"
+            "    import unreachable\n"
+        )
+        self.assertEqual(
+            self.imports_run(source),
+            ["from .impl import Impl", "import unguarded", "import cleanup", "import required", "import inside_with"],
+        )
+
+    @needs_llama_stack
+    def test_a_lazy_import_that_fails_names_the_step_and_the_chain(self):
+        document, _ = run_probe("provider", request("pf_lazy_missing", "remote::pf_lazy_missing"))
+        startup = document["startup"]
+        self.assertEqual((startup["ok"], startup["step"]), (False, "get_adapter_impl()"))
+        self.assertEqual(startup["exception"]["missing_module"], "pf_lazy_dependency")
+        self.assertEqual(
+            [(os.path.basename(frame["file"]), frame["line"], frame["code"]) for frame in startup["exception"]["frames"]],
+            [("__init__.py", 7, "from .adapter import LazyAdapter"), ("adapter.py", 1, "import pf_lazy_dependency  # noqa: F401")],
+        )
+
+    @needs_llama_stack
+    def test_initialize_is_followed_along_the_mro_through_super(self):
+        document, _ = run_probe("provider", request("pf_initialize_missing", "inline::pf_initialize_missing"))
+        self.assertEqual(document["startup"]["step"], "Base.initialize()")
+        self.assertEqual(document["startup"]["exception"]["missing_module"], "pf_initialize_dependency")
+
+    @needs_llama_stack
+    def test_optional_imports_pass_and_later_ones_are_listed_with_their_function(self):
+        document, _ = run_probe("provider", request("pf_optional_imports", "remote::pf_optional_imports"))
+        self.assertTrue(document["startup"]["ok"])
+        deferred = {(item["module"], item["function"]) for item in document["startup"]["deferred"]}
+        self.assertIn(("pf_later_dependency", "Adapter.load_model"), deferred)
+        self.assertIn(("pf_not_installed_nested", "Adapter.initialize.later"), deferred)
+        self.assertNotIn("pf_not_installed_guarded", {module for module, _ in deferred})
+
+    @needs_llama_stack
+    def test_a_disabled_or_shadowed_in_tree_entry_is_only_looked_up(self):
+        document, _ = run_probe(
+            "provider",
+            json.dumps({**json.loads(request(None, "remote::together", api="inference")), "registry_only": True}),
+        )
+        self.assertEqual(document["spec"]["fields"]["provider_type"], "remote::together")
+        self.assertNotIn("startup", document)
+
+
 class OgxTests(unittest.TestCase):
     """What differs under ogx, llama-stack's continuation: its own names, read
     from its code, and nothing that moves the user's ~/.llama."""

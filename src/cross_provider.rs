@@ -17,14 +17,16 @@
 //!   router API always is, a routing table only with its router, any other API
 //!   only with an enabled provider. ogx 1.5 skips one it cannot build, with a
 //!   warning of its own, and so does preflight.
-//! - An in-tree provider's `pip_packages` must be installed: the server imports
-//!   them when it instantiates the provider (an error). For an external
-//!   provider they are what it declares it needs, usually already covered by
-//!   its own dependencies (a warning).
-//! - Duplicate ids in one section, and sections left out of a non-empty
-//!   `apis:`, are legal but surprising: warnings.
+//! - `pip_packages` is a declaration, not what the server imports: a
+//!   declared package that is not installed is a warning, with when the
+//!   server would need it where the provider's code says. What start-up
+//!   really imports was already imported by the provider's own check.
+//! - Duplicate ids in one section are legal: the server keeps the last entry
+//!   and never creates the others, though it still looks their types up
+//!   (and rejects a deprecated one). Sections left out of a non-empty
+//!   `apis:` are legal too. Both are warnings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use miette::Diagnostic;
 use serde_json::Value;
@@ -33,6 +35,7 @@ use thiserror::Error;
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning, inline};
 use crate::flavour::Flavour;
+use crate::import::DeferredImport;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
 use crate::interpreter::{InterpreterFacts, LlamaStackFacts};
 use crate::pipeline::{ProviderResult, ProviderStatus};
@@ -58,19 +61,6 @@ pub(crate) enum CrossProviderError {
         fix: String,
     },
 
-    #[error("Packages this provider needs are not installed: {names}")]
-    #[diagnostic(
-        code(preflight::cross::packages_missing),
-        help(
-            "The server will fail when it instantiates this provider. Install them into the server's environment: pip install {install}"
-        )
-    )]
-    PackagesMissing {
-        names: String,
-        install: String,
-        unmet: Vec<UnmetRequirement>,
-    },
-
     #[error("apis: lists '{name}', which is not an API of {release}")]
     #[diagnostic(
         code(preflight::cross::unknown_api_listed),
@@ -93,8 +83,7 @@ impl PhaseError for CrossProviderError {
     fn phase(&self) -> Phase {
         match self {
             CrossProviderError::DeprecationError { .. }
-            | CrossProviderError::MissingDependency { .. }
-            | CrossProviderError::PackagesMissing { .. } => Phase::CrossProvider,
+            | CrossProviderError::MissingDependency { .. } => Phase::CrossProvider,
             CrossProviderError::UnknownApiListed { .. }
             | CrossProviderError::ApiNotProvided { .. } => Phase::Config,
         }
@@ -102,14 +91,6 @@ impl PhaseError for CrossProviderError {
 
     fn details(&self) -> Option<String> {
         match self {
-            CrossProviderError::PackagesMissing { unmet, .. } => Some(format!(
-                "Required by the spec's pip_packages:\n{}",
-                unmet
-                    .iter()
-                    .map(|u| format!("  {}", inline(&u.describe())))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )),
             CrossProviderError::DeprecationError { message, .. } => {
                 Some(inline(&format!("Deprecation: {message}")))
             }
@@ -163,13 +144,59 @@ impl Layout<'_> {
     }
 }
 
-/// Runs the cross-provider checks over providers that all passed.
+/// Which entries a later entry of the same section with the same
+/// provider_id shadows: the server keeps the last one, and never creates the
+/// others (it still looks their types up). Each is warned about.
+pub(crate) fn shadowed_entries(
+    providers: &[ProviderEntry],
+    warnings: &mut Vec<Warning>,
+) -> Vec<bool> {
+    let mut last: BTreeMap<(&str, &str), &ProviderEntry> = BTreeMap::new();
+    for entry in providers {
+        if let Some(id) = entry.provider_id.as_deref() {
+            last.insert((entry.api.as_str(), id), entry);
+        }
+    }
+    providers
+        .iter()
+        .map(|entry| {
+            let Some(id) = entry.provider_id.as_deref() else {
+                return false;
+            };
+            let kept = last[&(entry.api.as_str(), id)];
+            let shadowed = kept.index != entry.index;
+            if shadowed {
+                warnings.push(Warning {
+                    provider_id: Some(id.to_string()),
+                    code: "preflight::cross::duplicate_provider_id",
+                    message: format!(
+                        "provider_id '{id}' appears more than once under providers.{}; the server keeps only the last one ({}) and never starts {}",
+                        entry.api,
+                        kept.path(),
+                        entry.path()
+                    ),
+                    mismatch: None,
+                });
+            }
+            shadowed
+        })
+        .collect()
+}
+
+/// Runs the cross-provider checks over the providers that passed their own
+/// (and over shadowed entries, for what the server checks of them). Each
+/// failure comes with the index of the provider it concerns, if one. The
+/// first ends the checks, unless `keep_going`: then each provider gets its
+/// first failure, as the server would stop at it, and an enabled provider that
+/// failed its own checks counts as present, its failure already reported, so
+/// that it does not show up again as another's missing dependency.
 pub(crate) fn check(
     apis: &[String],
     providers: &[ProviderResult],
     interpreter: &InterpreterFacts,
+    keep_going: bool,
     warnings: &mut Vec<Warning>,
-) -> Result<(), Failure> {
+) -> Vec<(Option<usize>, Failure)> {
     let python = &interpreter.python;
     let installed = InstalledDistributions::scan(&python.sys_path);
     let layout = Layout {
@@ -177,14 +204,21 @@ pub(crate) fn check(
         served: apis,
         provided: providers
             .iter()
-            .filter(|provider| provider.status == ProviderStatus::Passed)
+            .filter(|provider| match provider.status {
+                ProviderStatus::Passed => true,
+                ProviderStatus::Failed => provider.entry.disabled.is_none(),
+                _ => false,
+            })
             .map(|provider| provider.entry.api.as_str())
             .collect(),
     };
-    for provider in providers
-        .iter()
-        .filter(|provider| provider.status == ProviderStatus::Passed)
-    {
+    let mut failures = Vec::new();
+    for (index, provider) in providers.iter().enumerate().filter(|(_, provider)| {
+        matches!(
+            provider.status,
+            ProviderStatus::Passed | ProviderStatus::Shadowed
+        )
+    }) {
         let Some(spec) = &provider.spec else { continue };
         let context = || ProviderContext {
             provider_id: provider.entry.display_id(),
@@ -197,7 +231,11 @@ pub(crate) fn check(
                 server: interpreter.llama_stack.distribution,
                 message: message.to_string(),
             };
-            return Err(Failure::new(Some(context()), error));
+            failures.push((Some(index), Failure::new(Some(context()), error)));
+            if !keep_going {
+                return failures;
+            }
+            continue;
         }
         if let Some(message) = text_field(&spec.fields, "deprecation_warning") {
             warnings.push(Warning {
@@ -210,54 +248,74 @@ pub(crate) fn check(
                 mismatch: None,
             });
         }
-        for dependency in list_field(&spec.fields, "api_dependencies") {
-            if let Some((why, fix)) = unmet_dependency(&layout, dependency, providers) {
-                let error = CrossProviderError::MissingDependency {
-                    dependency: dependency.to_string(),
-                    why,
-                    fix,
-                };
-                return Err(Failure::new(Some(context()), error));
-            }
+        if provider.status == ProviderStatus::Shadowed {
+            continue;
         }
+        let unmet = list_field(&spec.fields, "api_dependencies").find_map(|dependency| {
+            let (why, fix) = unmet_dependency(&layout, dependency, providers)?;
+            Some(CrossProviderError::MissingDependency {
+                dependency: dependency.to_string(),
+                why,
+                fix,
+            })
+        });
+        if let Some(error) = unmet {
+            failures.push((Some(index), Failure::new(Some(context()), error)));
+            if !keep_going {
+                return failures;
+            }
+            continue;
+        }
+        // Declared packages can be said not to be needed only once every
+        // start-up import ran.
+        let Some(deferred) = &spec.deferred_imports else {
+            continue;
+        };
         let pip_packages: Vec<String> = list_field(&spec.fields, "pip_packages")
             .map(String::from)
             .collect();
         let unmet = installed.unmet(&pip_packages, &python.version, &python.machine);
-        if unmet.is_empty() {
-            continue;
-        }
-        let names = unmet
-            .iter()
-            .map(|u| u.requirement.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if provider.entry.module.is_some() {
+        if !unmet.is_empty() {
             warnings.push(Warning {
                 provider_id: provider.entry.provider_id.clone(),
-                code: "preflight::cross::external_packages_missing",
-                message: format!(
-                    "the provider's spec lists pip_packages that are not installed: {names}"
-                ),
+                code: "preflight::cross::declared_packages_missing",
+                message: declared_but_not_needed(&unmet, deferred),
                 mismatch: None,
             });
-            continue;
         }
-        let install = unmet
-            .iter()
-            .map(|u| format!("'{}'", u.requirement))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let error = CrossProviderError::PackagesMissing {
-            names,
-            install,
-            unmet,
-        };
-        return Err(Failure::new(Some(context()), error));
     }
-    check_listed_apis(&layout, warnings)?;
-    warn_about_surprises(&layout, providers, warnings);
-    Ok(())
+    match check_listed_apis(&layout, warnings) {
+        Err(failure) => failures.push((None, failure)),
+        Ok(()) => warn_about_unserved(&layout, warnings),
+    }
+    failures
+}
+
+/// The warning for declared packages that are missing or out of range, in a
+/// provider whose start-up imports all succeeded: each missing one with when
+/// the server would need it, where an import of it off the start-up path
+/// says.
+fn declared_but_not_needed(unmet: &[UnmetRequirement], deferred: &[DeferredImport]) -> String {
+    let each: Vec<String> = unmet
+        .iter()
+        .map(|requirement| {
+            if requirement.installed.is_some() {
+                return requirement.describe();
+            }
+            let needed = match deferred
+                .iter()
+                .find(|import| requirement.provides(&import.module))
+            {
+                Some(import) => format!("needed {}", import.when()),
+                None => "imported nowhere in the provider's code".to_string(),
+            };
+            format!("{}, {needed}", requirement.describe())
+        })
+        .collect();
+    format!(
+        "pip_packages declares what is not installed but not needed to start the provider: {}",
+        each.join("; ")
+    )
 }
 
 fn text_field<'a>(fields: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -403,29 +461,7 @@ fn check_listed_apis(layout: &Layout<'_>, warnings: &mut Vec<Warning>) -> Result
     Ok(())
 }
 
-fn warn_about_surprises(
-    layout: &Layout<'_>,
-    providers: &[ProviderResult],
-    warnings: &mut Vec<Warning>,
-) {
-    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for entry in providers.iter().map(|provider| &provider.entry) {
-        let Some(id) = entry.provider_id.as_deref() else {
-            continue;
-        };
-        if !seen.insert((entry.api.as_str(), id)) {
-            warnings.push(Warning {
-                provider_id: Some(id.to_string()),
-                code: "preflight::cross::duplicate_provider_id",
-                message: format!(
-                    "provider_id '{id}' appears more than once under providers.{}; the server keeps only the last one ({}) and never starts the others",
-                    entry.api,
-                    entry.path()
-                ),
-                mismatch: None,
-            });
-        }
-    }
+fn warn_about_unserved(layout: &Layout<'_>, warnings: &mut Vec<Warning>) {
     let unserved: BTreeSet<&str> = layout
         .provided
         .iter()
@@ -447,6 +483,69 @@ fn warn_about_surprises(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(api: &str, index: usize, id: Option<&str>) -> ProviderEntry {
+        ProviderEntry {
+            api: api.into(),
+            index,
+            provider_id: id.map(String::from),
+            provider_type: "remote::x".into(),
+            module: None,
+            disabled: None,
+            provider_id_template: None,
+            config: serde_json::Value::Null,
+            line: None,
+        }
+    }
+
+    #[test]
+    fn only_the_last_entry_of_an_id_in_a_section_is_kept() {
+        let providers = [
+            entry("eval", 0, Some("a")),
+            entry("eval", 1, Some("b")),
+            entry("eval", 2, Some("a")),
+            entry("inference", 0, Some("a")),
+            entry("eval", 3, None),
+            entry("eval", 4, Some("a")),
+        ];
+        let mut warnings = Vec::new();
+        let shadowed = shadowed_entries(&providers, &mut warnings);
+        assert_eq!(shadowed, [true, false, true, false, false, false]);
+        let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "provider_id 'a' appears more than once under providers.eval; the server keeps only the last one (providers.eval[4]) and never starts providers.eval[0]",
+                "provider_id 'a' appears more than once under providers.eval; the server keeps only the last one (providers.eval[4]) and never starts providers.eval[2]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_declared_package_is_said_to_be_needed_where_the_code_imports_it() {
+        let unmet = [
+            UnmetRequirement {
+                requirement: "sentence-transformers".into(),
+                installed: None,
+            },
+            UnmetRequirement {
+                requirement: "h11>=0.16.0".into(),
+                installed: Some("0.14.0".into()),
+            },
+        ];
+        let deferred = [DeferredImport {
+            module: "sentence_transformers".into(),
+            function: Some("Mixin._load".into()),
+            file: "/x/mixin.py".into(),
+            line: 12,
+        }];
+        assert_eq!(
+            declared_but_not_needed(&unmet, &deferred),
+            "pip_packages declares what is not installed but not needed to start the provider: \
+             sentence-transformers (not installed), needed when Mixin._load() runs (/x/mixin.py line 12); \
+             h11>=0.16.0 (0.14.0 is installed)"
+        );
+    }
 
     #[test]
     fn variables_are_read_from_a_template() {

@@ -3,7 +3,9 @@
 //! The probe imports the provider the way the server does (`<module>.provider`
 //! and `get_provider_spec()` for external providers, the in-tree registry for
 //! the others), then imports what the server imports before it runs provider
-//! code: the spec's `module` and its `config_class`. This module sends the
+//! code: the spec's `module` and its `config_class`, and what creating the
+//! provider imports (the entry point's lazy imports, the constructor's and
+//! `initialize()`'s, without running anything else). This module sends the
 //! request, classifies every way that can fail, and names the root cause where
 //! the server would print a misleading one: a `ModuleNotFoundError` anywhere
 //! under `pkg.provider` becomes "get_provider_spec not found" in the server,
@@ -18,6 +20,7 @@ use thiserror::Error;
 use crate::config::{self, ProviderEntry};
 use crate::diagnostics::{Phase, PhaseError, indented, inline};
 use crate::flavour::Flavour;
+use crate::installed::requirement_providing;
 use crate::interpreter::LlamaStackFacts;
 use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner};
 use crate::subprocess::signal_name;
@@ -34,8 +37,9 @@ struct ProviderRequest<'a> {
     api: &'a str,
     provider_type: &'a str,
     module: Option<&'a str>,
-    /// Import and call `get_provider_spec()` only, as the server does for a
-    /// disabled entry that has `module:`.
+    /// Look the spec up only (for `module:`, import and call
+    /// `get_provider_spec()`), as the server does for a disabled entry that
+    /// has `module:` and for an entry a later one with its id shadows.
     registry_only: bool,
     /// Seconds after which the probe prints where it is stuck, shortly before
     /// the driver's deadline, so a timeout names the hanging line.
@@ -105,6 +109,44 @@ pub(crate) struct ProbeReport {
     pub(crate) implementation: Option<Step>,
     pub(crate) config: Option<Step>,
     pub(crate) config_check: Option<Step>,
+    /// The imports the server's start-up of the provider runs after the
+    /// spec's module: those of the entry point and of the constructor and
+    /// `initialize()` of what it instantiates.
+    pub(crate) startup: Option<Startup>,
+}
+
+/// What the probe met on the provider's start-up path.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Startup {
+    pub(crate) ok: bool,
+    /// What the server would be running when the import failed:
+    /// `get_adapter_impl()`, `TogetherInferenceAdapter.initialize()`.
+    pub(crate) step: Option<String>,
+    pub(crate) exception: Option<Box<PyException>>,
+    /// Imports of modules that are not installed, off the start-up path.
+    #[serde(default)]
+    pub(crate) deferred: Vec<DeferredImport>,
+}
+
+/// An import that start-up does not run, of a module that is not installed.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub(crate) struct DeferredImport {
+    pub(crate) module: String,
+    /// The qualified name of the function it sits in; `None` at the top of a
+    /// module nothing has imported.
+    pub(crate) function: Option<String>,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+}
+
+impl DeferredImport {
+    /// When the server would run this import.
+    pub(crate) fn when(&self) -> String {
+        match &self.function {
+            Some(function) => format!("when {function}() runs ({} line {})", self.file, self.line),
+            None => format!("when {} is imported (line {})", self.file, self.line),
+        }
+    }
 }
 
 /// The shape of `get_provider_spec()`'s return value.
@@ -227,6 +269,20 @@ pub(crate) enum ImportError {
         dependency: String,
         distribution_guess: String,
         target: String,
+        exception: Box<PyException>,
+    },
+
+    #[error(
+        "Module '{module}' is not installed: the server imports it when it creates this provider"
+    )]
+    #[diagnostic(code(preflight::import::startup_module_missing), help("{fix}"))]
+    StartupModuleMissing {
+        module: String,
+        /// Where start-up imports it: `in get_adapter_impl()`.
+        step: String,
+        /// What provides the module, or that nothing declared does.
+        provided_by: String,
+        fix: String,
         exception: Box<PyException>,
     },
 
@@ -489,6 +545,24 @@ impl PhaseError for ImportError {
             } => Some(inline(&format!(
                 "The provider package was found, but importing {target} needs the module '{dependency}', which is not installed. The server reports this as \"get_provider_spec not found\"."
             ))),
+            ImportError::StartupModuleMissing {
+                step,
+                provided_by,
+                exception,
+                ..
+            } => Some(format!(
+                "Start-up imports it {}, along this chain:\n{}\n{}",
+                inline(step),
+                indented(
+                    &exception
+                        .frames
+                        .iter()
+                        .map(|frame| inline(&frame.to_string()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                inline(provided_by)
+            )),
             ImportError::IncompatibleLlamaStack {
                 missing,
                 target,
@@ -587,6 +661,7 @@ impl PhaseError for ImportError {
     fn traceback(&self) -> Option<&str> {
         match self {
             ImportError::ModuleNotFound { exception, .. }
+            | ImportError::StartupModuleMissing { exception, .. }
             | ImportError::NoProviderModule { exception, .. }
             | ImportError::DependencyMissing { exception, .. }
             | ImportError::IncompatibleLlamaStack { exception, .. }
@@ -620,12 +695,12 @@ fn renamed(built_for: Flavour, release: &str) -> String {
 pub(crate) fn probe_provider(
     runner: &mut Runner,
     entry: &ProviderEntry,
+    registry_only: bool,
     server: &LlamaStackFacts,
     settings: CheckSettings,
     spec_file: Option<&str>,
 ) -> Result<(ProbeReport, Duration), ImportError> {
     let timeout = settings.timeout;
-    let registry_only = entry.disabled.is_some();
     let request = ProviderRequest {
         provider_id: entry.provider_id.as_deref(),
         api: &entry.api,
@@ -763,6 +838,66 @@ pub(crate) fn default_target(entry: &ProviderEntry, server: Flavour) -> String {
 /// error (`except Exception` does not catch it).
 fn is_process_ending(exception: &PyException) -> bool {
     matches!(exception.kind.as_str(), "SystemExit" | "KeyboardInterrupt")
+}
+
+/// Names the failure of an import on a provider's start-up path: while the
+/// server imports the spec's `module`, or at `step` after it. A module that is
+/// not installed is named with the `pip_packages` requirement that provides
+/// it; anything else is classified as an import of `module` is.
+pub(crate) fn classify_startup(
+    module: &str,
+    step: Option<&str>,
+    exception: Box<PyException>,
+    pip_packages: &[String],
+    server: &LlamaStackFacts,
+) -> ImportError {
+    let package = module.split('.').next().unwrap_or(module);
+    let target = match step {
+        Some(step) => format!("what {step} imports"),
+        None => module.to_string(),
+    };
+    // The package itself, llama-stack's or ogx's own modules: classified as
+    // any import is.
+    let missing = exception.missing_module().map(str::to_string);
+    let Some(missing) = missing.filter(|missing| {
+        missing.split('.').next() != Some(package) && Flavour::owning(missing).is_none()
+    }) else {
+        return classify_import(package, &target, exception, server);
+    };
+    let (provided_by, fix) = match requirement_providing(pip_packages, &missing) {
+        Some(requirement) => (
+            format!("Provided by: {requirement} (the spec's pip_packages)."),
+            format!("Install it into the server's environment: pip install '{requirement}'"),
+        ),
+        None => (
+            if pip_packages.is_empty() {
+                "Provided by: unknown; the spec's pip_packages are empty.".to_string()
+            } else {
+                format!(
+                    "Provided by: no entry of the spec's pip_packages, by its name ({}).",
+                    pip_packages.join(", ")
+                )
+            },
+            format!(
+                "Install the distribution that provides the module '{missing}' into the server's environment (often pip install {})",
+                missing
+                    .split('.')
+                    .next()
+                    .unwrap_or(&missing)
+                    .replace('_', "-")
+            ),
+        ),
+    };
+    ImportError::StartupModuleMissing {
+        module: missing,
+        step: match step {
+            Some(step) => format!("in {step}"),
+            None => format!("when it imports the spec's module {module}"),
+        },
+        provided_by,
+        fix,
+        exception,
+    }
 }
 
 /// What the kernel layer of the sandbox answers a write or a connection it
@@ -977,6 +1112,7 @@ mod tests {
             root_missing_module: missing.map(String::from),
             root_path: None,
             traceback: "Traceback".into(),
+            frames: Vec::new(),
         }
     }
 
@@ -1046,6 +1182,62 @@ mod tests {
 
     fn classify(package: &str, missing: Option<&str>) -> String {
         classify_under(Flavour::LlamaStack, package, missing)
+    }
+
+    /// The code and reason of a start-up failure of the in-tree module
+    /// `llama_stack.providers.remote.inference.x`.
+    fn classify_at_startup(raised: PyException, pip_packages: &[&str]) -> (String, String) {
+        let packages: Vec<String> = pip_packages.iter().map(|p| p.to_string()).collect();
+        let err = classify_startup(
+            "llama_stack.providers.remote.inference.x",
+            Some("get_adapter_impl()"),
+            Box::new(raised),
+            &packages,
+            &server(Flavour::LlamaStack, "0.7.3"),
+        );
+        let code = err.code().map(|code| code.to_string()).unwrap_or_default();
+        let details = err.details().unwrap_or_default();
+        (code, format!("{err}\n{details}\n{}", err.help().unwrap()))
+    }
+
+    #[test]
+    fn a_module_start_up_needs_is_named_with_its_requirement_and_chain() {
+        let raised = PyException {
+            frames: vec![crate::probe::Frame {
+                file: "/x/__init__.py".into(),
+                line: Some(19),
+                code: "from .x import Adapter".into(),
+            }],
+            ..exception(Some("together"))
+        };
+        let (code, text) = classify_at_startup(raised, &["fireworks-ai", "together>=2"]);
+        assert_eq!(code, "preflight::import::startup_module_missing");
+        assert_eq!(
+            text,
+            "Module 'together' is not installed: the server imports it when it creates this provider\n\
+             Start-up imports it in get_adapter_impl(), along this chain:\n  \
+             /x/__init__.py line 19: from .x import Adapter\n\
+             Provided by: together>=2 (the spec's pip_packages).\n\
+             Install it into the server's environment: pip install 'together>=2'"
+        );
+        let (_, text) = classify_at_startup(exception(Some("tqdm")), &["nltk"]);
+        assert!(
+            text.contains("Provided by: no entry of the spec's pip_packages, by its name (nltk)."),
+            "{text}"
+        );
+        assert!(text.ends_with("(often pip install tqdm)"), "{text}");
+    }
+
+    #[test]
+    fn other_start_up_failures_are_classified_as_imports_are() {
+        let (code, _) = classify_at_startup(exception(Some("llama_stack.gone")), &[]);
+        assert_eq!(code, "preflight::import::incompatible_llama_stack");
+        let (code, text) = classify_at_startup(exception(None), &[]);
+        assert_eq!(code, "preflight::import::import_failed");
+        assert!(
+            text.starts_with("Importing what get_adapter_impl() imports raised RuntimeError: m"),
+            "{text}"
+        );
     }
 
     #[test]

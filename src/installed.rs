@@ -3,13 +3,12 @@
 //! unmet, which distribution provides an import name, and the closure of a
 //! distribution's `Requires-Dist` for the native-code checks.
 //!
-//! llama-stack imports what an in-tree provider's `pip_packages` name lazily,
-//! inside `get_adapter_impl`, so a missing package (the `ollama` client for
-//! `remote::ollama`, say) only surfaces when the server instantiates the
-//! provider. Preflight must not run that code; reading the installed metadata
-//! finds the same fault. `pip_packages` entries are not always PEP 508: some
-//! carry pip options (`torch --extra-index-url …`, `sentence-transformers
-//! --no-deps`), which are dropped before parsing.
+//! `pip_packages` is a declaration: whether the server starts depends on what
+//! its start-up imports, which the probe imports for real. Unmet entries only
+//! explain a missing module (which requirement provides it) and are warned
+//! about. `pip_packages` entries are not always PEP 508: some carry pip
+//! options (`torch --extra-index-url …`, `sentence-transformers --no-deps`),
+//! which are dropped before parsing.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;
@@ -59,6 +58,53 @@ impl UnmetRequirement {
             None => format!("{} (not installed)", self.requirement),
         }
     }
+
+    /// Whether this requirement's distribution provides the import name
+    /// `module`, judged by their names (see [`requirement_providing`]).
+    pub(crate) fn provides(&self, module: &str) -> bool {
+        name_fit(&self.requirement, module).is_some()
+    }
+}
+
+/// The requirement among `pip_packages` whose distribution most likely
+/// provides the import name `module`. A module that is not installed has no
+/// metadata to ask, so only names can say: `together>=2` provides `together`,
+/// `faiss-cpu` `faiss`, `psycopg2-binary` `psycopg2`, `google-genai`
+/// `google.genai`, `python-dateutil` `dateutil`; `scikit-learn` and `sklearn`
+/// are beyond it.
+pub(crate) fn requirement_providing(pip_packages: &[String], module: &str) -> Option<String> {
+    pip_packages
+        .iter()
+        .flat_map(|entry| requirement_tokens(entry))
+        .filter_map(|token| name_fit(&token, module).map(|fit| (fit, token)))
+        .min_by_key(|(fit, _)| *fit)
+        .map(|(_, token)| token)
+}
+
+/// How well a requirement's name fits an import name: 0 for the same name
+/// (`google-genai` and `google.genai`, or the top-level package alone), 1
+/// for a name that adds a word before or after it (`faiss-cpu`,
+/// `python-dateutil`); `None` otherwise. Names are compared normalized. For
+/// a dotted import name only the first two parts may take a word, so that
+/// `google-cloud-storage` does not claim `google.genai`.
+fn name_fit(requirement: &str, module: &str) -> Option<u8> {
+    let name = parse_requirement(requirement)
+        .map(|parsed| parsed.name.to_string())
+        .unwrap_or_else(|| requirement.to_string());
+    let distribution = normalize(&name);
+    let parts: Vec<&str> = module.split('.').collect();
+    let top = normalize(parts[0]);
+    let specific = if parts.len() > 1 {
+        normalize(&parts[..2].join("-"))
+    } else {
+        top.clone()
+    };
+    if distribution == top || distribution == specific {
+        return Some(0);
+    }
+    let adds_a_word = distribution.starts_with(&format!("{specific}-"))
+        || distribution.ends_with(&format!("-{specific}"));
+    adds_a_word.then_some(1)
 }
 
 /// One installed distribution: its `*.dist-info` (or legacy `*.egg-info`)
@@ -598,6 +644,31 @@ mod tests {
             unmet(&env, "post>2.0"),
             ["post>2.0 (2.0.post1 is installed)"]
         );
+    }
+
+    #[test]
+    fn the_requirement_providing_a_module_is_found_by_name() {
+        let packages: Vec<String> = [
+            "torch torchvision --extra-index-url https://example.invalid/whl/cpu",
+            "faiss-cpu",
+            "together>=2",
+            "google-cloud-storage",
+            "google-genai",
+            "psycopg2-binary",
+            "python-dateutil",
+        ]
+        .map(String::from)
+        .to_vec();
+        let providing = |module| requirement_providing(&packages, module);
+        assert_eq!(providing("together").as_deref(), Some("together>=2"));
+        assert_eq!(providing("faiss").as_deref(), Some("faiss-cpu"));
+        assert_eq!(providing("torchvision").as_deref(), Some("torchvision"));
+        assert_eq!(providing("psycopg2").as_deref(), Some("psycopg2-binary"));
+        assert_eq!(providing("dateutil").as_deref(), Some("python-dateutil"));
+        assert_eq!(providing("google.genai").as_deref(), Some("google-genai"));
+        assert_eq!(providing("google.auth"), None);
+        assert_eq!(providing("sklearn"), None);
+        assert_eq!(providing("tor"), None);
     }
 
     #[test]

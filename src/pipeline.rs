@@ -15,16 +15,22 @@
 //! the report says it stopped before the import. The result is the spec's
 //! `PreflightResult`; rendering it is the report's job.
 //!
-//! `--keep-going` changes only the provider loop: what comes before it
-//! establishes what the providers are judged against, and the checks across
-//! providers judge them together, so both still stop the run; the latter run
-//! only once every provider passed its own checks, so that no provider's
-//! failure shows up again as another's missing dependency. The faults certain
-//! before the import are still found first, but none stops the run: each is
-//! that provider's failure, reported in its turn, so that every failure comes
-//! in file order. After the phases, `--print-config` adds the effective
-//! configuration (which the providers' config classes help redact) and
-//! `--deny-warnings` turns a run that only warned into a failure.
+//! `--keep-going` changes the provider stage only: what comes before it
+//! establishes what the providers are judged against, so it still stops the
+//! run. Every provider is then checked, whatever failed before it, and the
+//! checks across providers judge every provider that passed its own, each to
+//! its first failure, counting one that failed its own as present (its
+//! failure is already reported, and must not show up again as another's
+//! missing dependency). The faults certain before the import are still found
+//! first, but none stops the run: each is that provider's failure, reported in
+//! its turn, so that every failure comes in file order, the run's own (the
+//! stores, the registered resources) last. Nothing is left not checked.
+//! Failing fast, the labels say how far the run got: not reached, or passed
+//! its own checks but not checked across providers.
+//!
+//! After the phases, `--print-config` adds the effective configuration (which
+//! the providers' config classes help redact) and `--deny-warnings` turns a
+//! run that only warned into a failure.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -101,8 +107,47 @@ pub(crate) enum ProviderStatus {
     Passed,
     Failed,
     Skipped(Disabled),
-    /// Not reached: an earlier provider failed.
-    NotChecked,
+    /// A later entry of its section has the same provider_id: the server
+    /// looks its type up (importing its `module:`) but starts only the later
+    /// entry.
+    Shadowed,
+    /// Not fully judged: the checks stopped at an error first.
+    NotChecked(Unchecked),
+}
+
+impl ProviderStatus {
+    /// Why a provider was skipped or not checked.
+    pub(crate) fn reason(self) -> Option<&'static str> {
+        match self {
+            ProviderStatus::Passed | ProviderStatus::Failed => None,
+            ProviderStatus::Skipped(disabled) => Some(disabled.describe()),
+            ProviderStatus::Shadowed => Some(
+                "a later entry of the section has the same provider_id; the server starts only that one",
+            ),
+            ProviderStatus::NotChecked(how_far) => Some(how_far.describe()),
+        }
+    }
+}
+
+/// How far a provider that is not labelled got before the checks stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unchecked {
+    /// An earlier provider failed before its turn.
+    NotReached,
+    /// Its own checks passed; the checks across providers stopped at an
+    /// earlier provider.
+    NotCheckedAcross,
+}
+
+impl Unchecked {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Unchecked::NotReached => "the checks stopped at an earlier error",
+            Unchecked::NotCheckedAcross => {
+                "its own checks passed; the checks across providers stopped at an earlier error"
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -143,8 +188,6 @@ pub(crate) struct PreflightResult {
     /// The run stopped at a fault certain without importing llama-stack,
     /// which was then never imported.
     pub(crate) stopped_before_import: bool,
-    /// `--keep-going` was given: a provider's failure did not stop the others.
-    pub(crate) kept_going: bool,
     /// With `--print-config`, the configuration the server reads, redacted.
     pub(crate) effective_config: Option<serde_yaml_ng::Value>,
 }
@@ -159,7 +202,6 @@ impl PreflightResult {
             failures: Vec::new(),
             warnings: Vec::new(),
             stopped_before_import: false,
-            kept_going: false,
             effective_config: None,
         }
     }
@@ -206,7 +248,6 @@ fn run_phases(
     progress: &dyn Fn(Step<'_>),
 ) -> PreflightResult {
     let mut result = PreflightResult::new(options.run_yaml.clone());
-    result.kept_going = options.keep_going;
     // Parsed now, judged later: an interpreter that cannot run is the
     // caller's fault (exit 2) and is reported first.
     let loaded = config::load(&options.run_yaml, text, environment);
@@ -247,11 +288,16 @@ fn run_phases(
         check_config: options.check_config,
     };
     let mut native = native::Checker::new(starting.facts());
+    // Known from run.yaml alone, so said whatever fails later.
+    let shadowed = match &loaded {
+        Ok(config) => cross_provider::shadowed_entries(&config.providers, &mut result.warnings),
+        Err(_) => Vec::new(),
+    };
     let mut early = Vec::new();
     if let Ok(config) = &loaded {
         early = check_before_import(
             config,
-            &order,
+            &shadowed,
             &starting,
             settings,
             &mut native,
@@ -325,8 +371,10 @@ fn run_phases(
     };
     let providers = std::mem::take(&mut config.providers);
     let total = providers.len();
+    // Each failure with the index of the provider it concerns, if one.
+    let mut found: Vec<(Option<usize>, Failure)> = Vec::new();
     for (index, entry) in providers.into_iter().enumerate() {
-        if !options.keep_going && !result.failures.is_empty() {
+        if !options.keep_going && !found.is_empty() {
             result
                 .providers
                 .push(not_checked(entry, facts.llama_stack.distribution));
@@ -338,14 +386,20 @@ fn run_phases(
             position: index + 1,
             total,
         });
-        let found = early.get_mut(index).map(std::mem::take).unwrap_or_default();
-        result.warnings.extend(found.warnings);
-        let checked = match found.fault {
+        let before_import = early.get_mut(index).map(std::mem::take).unwrap_or_default();
+        result.warnings.extend(before_import.warnings);
+        let (provider, failure) = match before_import.fault {
             Some((provider, failure)) => (provider, Some(failure)),
-            None => check_provider(entry, &mut runner, &inputs, &mut result.warnings),
+            None => check_provider(
+                entry,
+                shadowed[index],
+                &mut runner,
+                &inputs,
+                &mut result.warnings,
+            ),
         };
-        result.failures.extend(checked.1);
-        result.providers.push(checked.0);
+        found.extend(failure.map(|failure| (Some(index), failure)));
+        result.providers.push(provider);
     }
     let scanned = native.stats();
     tracing::info!(
@@ -355,37 +409,44 @@ fn run_phases(
         elapsed_ms = scanned.elapsed.as_millis() as u64,
         "native checks, whole run"
     );
-    if result.failures.is_empty() {
+    if options.keep_going || found.is_empty() {
         config.providers = result
             .providers
             .iter()
             .map(|provider| provider.entry.clone())
             .collect();
-        let checked = cross_provider::check(
+        let across = cross_provider::check(
             &config.apis,
             &result.providers,
             &facts,
+            options.keep_going,
             &mut result.warnings,
-        )
-        .and_then(|()| {
-            stack_config::check_after_providers(&stack, &config, text)
-                .map_err(|err| Failure::new(None, err))
-        });
-        if let Err(failure) = checked {
-            // The provider that passed its own checks fails here: show it so.
-            if let Some(context) = &failure.provider {
-                result
-                    .providers
+        );
+        for (at, _) in &across {
+            let Some(at) = *at else { continue };
+            // The provider that passed its own checks fails here; failing
+            // fast, those after it were never judged across providers.
+            result.providers[at].status = ProviderStatus::Failed;
+            if !options.keep_going {
+                result.providers[at + 1..]
                     .iter_mut()
-                    .filter(|provider| {
-                        provider.entry.api == context.api
-                            && provider.entry.display_id() == context.provider_id
-                    })
-                    .for_each(|provider| provider.status = ProviderStatus::Failed);
+                    .filter(|provider| provider.status == ProviderStatus::Passed)
+                    .for_each(|provider| {
+                        provider.status = ProviderStatus::NotChecked(Unchecked::NotCheckedAcross)
+                    });
             }
-            result.failures.push(failure);
+        }
+        found.extend(across);
+        if options.keep_going || found.is_empty() {
+            let after = stack_config::check_after_providers(&stack, &config, text);
+            found.extend(after.err().map(|err| (None, Failure::new(None, err))));
         }
     }
+    // In file order, a provider's failure in its turn, then the run's own.
+    found.sort_by_key(|(at, _)| at.unwrap_or(usize::MAX));
+    result
+        .failures
+        .extend(found.into_iter().map(|(_, failure)| failure));
     result
 }
 
@@ -410,9 +471,9 @@ struct FoundBeforeImport {
     fault: Option<(ProviderResult, Failure)>,
 }
 
-/// Judges, in the server's `order`, what is certain before llama-stack is
-/// imported, while the interpreter waits to import it: each provider's native
-/// files (FR-008d), then, for a `module:` provider whose package no finder
+/// Judges, in the server's order ([`server_order`], which the interpreter was
+/// started with), what is certain before llama-stack is imported, while the
+/// interpreter waits to import it: each provider's native files (FR-008d), then, for a `module:` provider whose package no finder
 /// locates, its real import in a fresh interpreter, which fails whatever
 /// llama-stack would do first (and so shows the real traceback). What it
 /// found, by index; the first fault ends the pass unless `keep_going`, which
@@ -420,7 +481,7 @@ struct FoundBeforeImport {
 /// finder) is checked again in its turn.
 fn check_before_import(
     config: &RunConfig,
-    order: &[usize],
+    shadowed: &[bool],
     starting: &Starting,
     settings: CheckSettings,
     native: &mut native::Checker,
@@ -431,7 +492,7 @@ fn check_before_import(
     let mut found: Vec<FoundBeforeImport> = (config.providers.iter())
         .map(|_| FoundBeforeImport::default())
         .collect();
-    for (position, &index) in order.iter().enumerate() {
+    for (position, index) in server_order(config).into_iter().enumerate() {
         let entry = &config.providers[index];
         let provider = ProviderResult {
             status: ProviderStatus::Passed,
@@ -451,8 +512,17 @@ fn check_before_import(
                     "no finder locates this module: provider's package; importing it in a fresh interpreter before llama-stack's core"
                 );
                 let mut fresh = starting.fresh_runner();
-                match import::probe_provider(&mut fresh, entry, &facts.llama_stack, settings, None)
-                {
+                // The server imports a shadowed entry's module too.
+                let registry_only = entry.disabled.is_some() || shadowed[index];
+                let probed = import::probe_provider(
+                    &mut fresh,
+                    entry,
+                    registry_only,
+                    &facts.llama_stack,
+                    settings,
+                    None,
+                );
+                match probed {
                     Err(err) => fail(provider, err),
                     Ok(_) => continue,
                 }
@@ -469,10 +539,16 @@ fn check_before_import(
     found
 }
 
+/// An entry the checks did not reach: not checked, unless the server would
+/// not look at it either (a disabled entry without `module:`).
 fn not_checked(entry: ProviderEntry, server: Flavour) -> ProviderResult {
+    let status = match entry.disabled.filter(|_| !entry.is_imported()) {
+        Some(disabled) => ProviderStatus::Skipped(disabled),
+        None => ProviderStatus::NotChecked(Unchecked::NotReached),
+    };
     ProviderResult {
         module: default_module(&entry, server),
-        status: ProviderStatus::NotChecked,
+        status,
         duration: None,
         spec: None,
         metadata: None,
@@ -502,6 +578,7 @@ struct CheckInputs<'a> {
 
 fn check_provider(
     entry: ProviderEntry,
+    shadowed: bool,
     runner: &mut Runner,
     inputs: &CheckInputs,
     warnings: &mut Vec<Warning>,
@@ -520,13 +597,15 @@ fn check_provider(
         result.status = ProviderStatus::Skipped(disabled);
         return (result, None);
     }
-    let spec_file = inputs.stack.spec_file(entry);
+    // Like a disabled entry's, a shadowed entry's spec is only looked up.
+    let registry_only = entry.disabled.is_some() || shadowed;
     let probed = import::probe_provider(
         runner,
         entry,
+        registry_only,
         &facts.llama_stack,
         inputs.settings,
-        spec_file,
+        inputs.stack.spec_file(entry),
     );
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {
@@ -547,6 +626,12 @@ fn check_provider(
     if let Some(disabled) = entry.disabled {
         // The server imported it and called get_provider_spec(); nothing more.
         result.status = ProviderStatus::Skipped(disabled);
+        return (result, None);
+    }
+    if shadowed {
+        // The server also checks its deprecation, across providers.
+        result.status = ProviderStatus::Shadowed;
+        result.spec = report.spec.map(ValidatedSpec::looked_up);
         return (result, None);
     }
     if entry.module.is_none()

@@ -498,6 +498,32 @@ pub(crate) struct PyException {
     #[serde(default)]
     pub(crate) root_path: Option<String>,
     pub(crate) traceback: String,
+    /// The frames the exception went through, outermost first, provider code
+    /// only: for a failed import, the chain of import statements.
+    #[serde(default)]
+    pub(crate) frames: Vec<Frame>,
+}
+
+/// One frame of a Python traceback.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub(crate) file: String,
+    pub(crate) line: Option<u32>,
+    /// The source line, stripped.
+    pub(crate) code: String,
+}
+
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{} line {line}", self.file)?,
+            None => write!(f, "{}", self.file)?,
+        }
+        if !self.code.is_empty() {
+            write!(f, ": {}", self.code)?;
+        }
+        Ok(())
+    }
 }
 
 impl PyException {

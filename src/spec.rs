@@ -9,7 +9,8 @@
 //! spec must be an instance of the installed server's own `ProviderSpec`, as
 //! the server's pydantic model of a provider requires (a `llama_stack_api`
 //! spec found on the path under ogx is not). The spec's `module` must import
-//! and export the entry point the server calls.
+//! and export the entry point the server calls, and what the server's
+//! start-up of the provider imports after it must be installed.
 
 use miette::Diagnostic;
 use serde::Serialize;
@@ -19,7 +20,9 @@ use thiserror::Error;
 use crate::config::ProviderEntry;
 use crate::diagnostics::{Phase, PhaseError, Warning, inline};
 use crate::flavour::Flavour;
-use crate::import::{ImportError, ProbeReport, SpecDescription, Step, classify_import};
+use crate::import::{
+    DeferredImport, ImportError, ProbeReport, SpecDescription, Step, classify_startup,
+};
 use crate::interpreter::LlamaStackFacts;
 use crate::probe::PyException;
 
@@ -233,12 +236,18 @@ pub(crate) enum Rejection {
     Import(ImportError),
 }
 
-/// A spec that passed, as reported in JSON.
+/// A spec that passed (or was only looked up, for an entry the server never
+/// creates), as reported in JSON.
 #[derive(Debug, Clone)]
 pub(crate) struct ValidatedSpec {
     pub(crate) fields: Map<String, Value>,
     pub(crate) class: String,
     pub(crate) config_schema: Option<Value>,
+    /// Imports of modules that are not installed, off the start-up path:
+    /// when the server would need them. `None` when start-up imports were not
+    /// all run (a worker provider whose creation fails, a spec only looked
+    /// up), so that nothing can be said to be not needed.
+    pub(crate) deferred_imports: Option<Vec<DeferredImport>>,
 }
 
 /// Validates the probe's report for an enabled `entry` (the server never looks
@@ -286,9 +295,18 @@ pub(crate) fn validate(
             declared: api.to_string(),
         }));
     }
-    required_text(fields, "module").map_err(Rejection::Spec)?;
+    let module = required_text(fields, "module").map_err(Rejection::Spec)?;
+    let pip_packages: Vec<String> = fields
+        .get("pip_packages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
     if let Some(implementation) = &report.implementation {
-        check_implementation(implementation, fields, llama_stack).map_err(Rejection::Import)?;
+        check_implementation(implementation, module, &pip_packages, llama_stack)
+            .map_err(Rejection::Import)?;
     }
     let config_schema = match &report.config {
         Some(step) => {
@@ -310,11 +328,48 @@ pub(crate) fn validate(
                 .collect(),
         }));
     }
+    let startup = report.startup.unwrap_or_default();
+    if let Some(exception) = startup.exception.filter(|_| !startup.ok) {
+        let failure = classify_startup(
+            module,
+            Some(startup.step.as_deref().unwrap_or("start-up")),
+            exception,
+            &pip_packages,
+            llama_stack,
+        );
+        // ogx creates such a provider in its worker processes, when they
+        // first need it: the server starts whatever that creation meets.
+        if fields.get("execution_mode").and_then(Value::as_str) != Some("worker") {
+            return Err(Rejection::Import(failure));
+        }
+        warnings.push(Warning {
+            provider_id: entry.provider_id.clone(),
+            code: "preflight::import::worker_startup_failed",
+            message: format!(
+                "{failure}; it runs in the server's worker processes (execution_mode: worker), which create it only when they first need it, so the server starts and what it sends to this provider fails. {}",
+                failure.help().map(|help| help.to_string()).unwrap_or_default()
+            ),
+            mismatch: None,
+        });
+    }
     Ok(ValidatedSpec {
         fields: fields.clone(),
         class: spec.class.clone(),
         config_schema,
+        deferred_imports: startup.ok.then_some(startup.deferred),
     })
+}
+
+impl ValidatedSpec {
+    /// A spec the server only looks up, so nothing of it was validated.
+    pub(crate) fn looked_up(spec: SpecDescription) -> Self {
+        ValidatedSpec {
+            fields: spec.fields,
+            class: spec.class,
+            config_schema: None,
+            deferred_imports: None,
+        }
+    }
 }
 
 /// A spec whose class is not the installed server's `ProviderSpec`: most
@@ -413,16 +468,18 @@ fn describe(value: &Value) -> String {
 
 fn check_implementation(
     step: &Step,
-    fields: &Map<String, Value>,
+    module: &str,
+    pip_packages: &[String],
     server: &LlamaStackFacts,
 ) -> Result<(), ImportError> {
-    let module = fields
-        .get("module")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     if let Some(exception) = step.exception.clone().filter(|_| !step.ok) {
-        let package = module.split('.').next().unwrap_or(module);
-        return Err(classify_import(package, module, exception, server));
+        return Err(classify_startup(
+            module,
+            None,
+            exception,
+            pip_packages,
+            server,
+        ));
     }
     if step.has_entry_point == Some(false) {
         return Err(ImportError::EntryPointMissing {

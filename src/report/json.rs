@@ -211,11 +211,11 @@ impl Formatter for InertFormatter {
 
 fn provider(result: &ProviderResult) -> ProviderJson<'_> {
     let entry = &result.entry;
-    let (status, skip_reason) = match result.status {
-        ProviderStatus::Passed => ("passed", None),
-        ProviderStatus::Failed => ("failed", None),
-        ProviderStatus::Skipped(disabled) => ("skipped", Some(disabled.describe())),
-        ProviderStatus::NotChecked => ("not_checked", None),
+    let status = match result.status {
+        ProviderStatus::Passed => "passed",
+        ProviderStatus::Failed => "failed",
+        ProviderStatus::Skipped(_) | ProviderStatus::Shadowed => "skipped",
+        ProviderStatus::NotChecked(_) => "not_checked",
     };
     let spec = result.spec.as_ref().map(|spec| {
         let mut fields = spec.fields.clone();
@@ -237,7 +237,7 @@ fn provider(result: &ProviderResult) -> ProviderJson<'_> {
             "in_tree"
         },
         status,
-        skip_reason,
+        skip_reason: result.status.reason(),
         duration_ms: result.duration.map(|d| d.as_millis()),
         spec,
         metadata: result.metadata.as_ref(),

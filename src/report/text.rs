@@ -8,7 +8,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use crate::diagnostics::{Failure, Phase, indented, inline};
 use crate::interpreter::InterpreterFacts;
 use crate::metadata::MetadataReport;
-use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
+use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -188,19 +188,20 @@ fn provider_line(provider: &ProviderResult) -> Option<String> {
             "PASS  {name}  {provider_type}  module {}\n",
             one_line(&provider.module)
         ),
-        ProviderStatus::Skipped(disabled) => {
-            let imported = if entry.is_imported() {
+        ProviderStatus::Skipped(_) | ProviderStatus::Shadowed => {
+            let imported = if entry.is_imported() && entry.module.is_some() {
                 " (its module was imported, as the server does)"
             } else {
                 ""
             };
             format!(
                 "SKIP  {name}  {provider_type}  {}{imported}\n",
-                disabled.describe()
+                provider.status.reason().unwrap_or_default()
             )
         }
         ProviderStatus::Failed => format!("FAIL  {name}  {provider_type}\n"),
-        ProviderStatus::NotChecked => return None,
+        // Listed under the error block, which says why.
+        ProviderStatus::NotChecked(_) => return None,
     };
     Some(line)
 }
@@ -278,35 +279,46 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     out
 }
 
-/// Why the run stopped where it did, or what it left unjudged, said once
-/// after the error blocks.
+/// Why the run stopped where it did, and which providers it left unjudged,
+/// said once after the error blocks.
 fn not_checked_note(result: &PreflightResult) -> String {
-    let count = |status: ProviderStatus| {
-        (result.providers.iter())
-            .filter(|provider| provider.status == status)
-            .count()
-    };
-    let not_checked = count(ProviderStatus::NotChecked);
-    if result.stopped_before_import {
+    // A fault found before the server's core was imported is certain
+    // without it, which the closing line says.
+    let stopped = if result.stopped_before_import {
         let server = (result.interpreter.as_ref())
             .map_or("llama-stack", |facts| facts.llama_stack.distribution.name());
-        let mut note =
-            format!("\nStopped before importing {server}: this fault is certain without it.");
-        if not_checked > 0 {
-            let _ = write!(note, " {not_checked} more provider(s) not checked.");
+        format!("Stopped before importing {server}: this fault is certain without it")
+    } else {
+        "Stopped at the first error".to_string()
+    };
+    let mut note = String::new();
+    for (how_far, which) in [
+        (Unchecked::NotReached, "not checked"),
+        (
+            Unchecked::NotCheckedAcross,
+            "passed their own checks but not checked across providers",
+        ),
+    ] {
+        let names: Vec<String> = result
+            .providers
+            .iter()
+            .filter(|provider| provider.status == ProviderStatus::NotChecked(how_far))
+            .map(|provider| {
+                one_line(&format!(
+                    "{}/{}",
+                    provider.entry.api,
+                    provider.entry.display_id()
+                ))
+            })
+            .collect();
+        if !names.is_empty() {
+            let _ = writeln!(note, "\n{stopped}; {which}: {}.", names.join(", "));
         }
-        note.push('\n');
-        return note;
     }
-    if not_checked > 0 {
-        return format!(
-            "\nStopped at the first error: {not_checked} more provider(s) not checked.\n"
-        );
+    if result.stopped_before_import && note.is_empty() {
+        let _ = writeln!(note, "\n{stopped}.");
     }
-    if result.kept_going && count(ProviderStatus::Failed) > 0 && count(ProviderStatus::Passed) > 0 {
-        return "\nPASS means a provider passed its own checks: the checks across providers run once every provider does.\n".to_string();
-    }
-    String::new()
+    note
 }
 
 /// A source snippet with the error's labels, without colour, for the details

@@ -80,6 +80,9 @@ struct Case {
     preflight_exit: i32,
     /// Set when the real server starts although the configuration is wrong.
     server_blind_spot: Option<String>,
+    /// Set when the server fails only because an endpoint it connects to while
+    /// it starts is unreachable: preflight never connects, so it passes.
+    needs_network: Option<String>,
     /// Text the failing server's log must show: the fault it stops at, for
     /// cases about which of two faults is met first.
     server_reports: Option<String>,
@@ -530,7 +533,14 @@ fn run_case(name: &str) {
             health,
         )
     });
+    if let Some(reason) = &case.needs_network {
+        assert!(
+            !served && case.preflight_exit == 0,
+            "{name}: listed as needing the network ({reason}), so preflight must pass and the server fail:\n{log_tail}"
+        );
+    }
     match (&case.server_blind_spot, &case.warned_failure) {
+        _ if case.needs_network.is_some() => {}
         (Some(reason), _) => {
             assert!(
                 served,
@@ -638,8 +648,17 @@ real_cases!(
     ogx_tls_insecure_flag_exec,
     ogx_tls_warning,
     ogx_starter,
-    ogx_model_provider_all,
+    declared_package_not_needed,
+    starter_distribution,
+    duplicate_shadows_missing_package,
+    declared_package_needed_later,
+    endpoint_unreachable,
+    duplicate_shadowed_module_still_imported,
+    ogx_worker_provider_missing_module,
     registered_model_all,
+    ogx_model_provider_all,
+    starter_distribution_keep_going,
+    ogx_starter_keep_going,
     yaml_merge_keys,
     yaml_duplicate_key,
     yaml_duplicate_key_last_wrong,

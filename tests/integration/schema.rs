@@ -1,9 +1,10 @@
 //! `schema/report.schema.json` describes what `--format json` really prints:
 //! real reports of every shape (passed, failed, several failures with
-//! `--keep-going`, refused settings, metadata mismatches, denied warnings, the
-//! effective configuration, an early stop before llama-stack's import, an
-//! invalid invocation before any interpreter) validate against it, and
-//! documents it does not describe are refused.
+//! `--keep-going`, shadowed and not checked providers, refused settings,
+//! metadata mismatches, denied warnings, the effective configuration, an early
+//! stop before llama-stack's import, an invalid invocation before any
+//! interpreter) validate against it, and documents it does not describe are
+//! refused.
 
 // The schema is the repository's own file.
 #![allow(clippy::disallowed_methods)]
@@ -19,6 +20,11 @@ const CASES: &[&[&str]] = &[
     &["--run-yaml=testdata/runs/all_valid.yaml"],
     &["--run-yaml=testdata/runs/keep_going.yaml", "--keep-going"],
     &["--run-yaml=testdata/runs/keep_going.yaml"],
+    &[
+        "--run-yaml=testdata/runs/keep_going_every_kind.yaml",
+        "--keep-going",
+    ],
+    &["--run-yaml=testdata/runs/cross_check_stopped.yaml"],
     &[
         "--run-yaml=testdata/runs/config_invalid.yaml",
         "--check-config",
