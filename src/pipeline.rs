@@ -58,14 +58,18 @@ use crate::stack_config::{self, StackFacts};
 /// The failure `--deny-warnings` makes of a run that only warned.
 #[derive(Debug, Error, Diagnostic)]
 pub(crate) enum DeniedError {
-    #[error("{count} warning(s), and --deny-warnings makes any warning fail the run")]
+    #[error("{count} warning(s) ({codes}), and --deny-warnings makes any warning fail the run")]
     #[diagnostic(
         code(preflight::warnings::denied),
         help(
             "Fix what the warnings above say, or run without --deny-warnings: on their own they would not stop the server."
         )
     )]
-    WarningsDenied { count: usize },
+    WarningsDenied {
+        count: usize,
+        /// The warnings' codes, each once, in the order they came.
+        codes: String,
+    },
 }
 
 impl PhaseError for DeniedError {
@@ -231,8 +235,15 @@ pub(crate) fn run(
         result.effective_config = effective_config::build(&text, environment, &result.providers);
     }
     if options.deny_warnings && result.failures.is_empty() && !result.warnings.is_empty() {
+        let mut codes: Vec<&str> = Vec::new();
+        for warning in &result.warnings {
+            if !codes.contains(&warning.code) {
+                codes.push(warning.code);
+            }
+        }
         let denied = DeniedError::WarningsDenied {
             count: result.warnings.len(),
+            codes: codes.join(", "),
         };
         result.failures.push(Failure::new(None, denied));
     }
