@@ -14,6 +14,7 @@ pub(crate) mod locate;
 pub(crate) mod tls;
 pub(crate) mod yaml;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -188,6 +189,34 @@ impl PhaseError for ConfigError {
             }
             _ => None,
         }
+    }
+
+    fn further_lines(&self) -> Vec<(usize, String)> {
+        let ConfigError::MissingVariable { uses, .. } = self else {
+            return Vec::new();
+        };
+        // Each line once, with every variable it uses that is not set.
+        let mut lines: BTreeMap<usize, (&str, Vec<&str>)> = BTreeMap::new();
+        for (name, places) in uses {
+            for (path, line) in places {
+                if let Some(line) = *line {
+                    let (_, names) = lines.entry(line).or_insert((path, Vec::new()));
+                    if !names.contains(&name.as_str()) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        lines.remove(&self.line().unwrap_or_default());
+        (lines.into_iter())
+            .map(|(line, (path, names))| {
+                let names = names.join(", ");
+                (
+                    line,
+                    format!("Unset variables without a default at {path}: {names}"),
+                )
+            })
+            .collect()
     }
 
     fn details(&self) -> Option<String> {

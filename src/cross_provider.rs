@@ -33,7 +33,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning, inline};
+use crate::diagnostics::{Failure, Phase, PhaseError, Warning, inline};
 use crate::flavour::Flavour;
 use crate::import::DeferredImport;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
@@ -220,18 +220,13 @@ pub(crate) fn check(
         )
     }) {
         let Some(spec) = &provider.spec else { continue };
-        let context = || ProviderContext {
-            provider_id: provider.entry.display_id(),
-            api: provider.entry.api.clone(),
-            module: provider.module.clone(),
-        };
         if let Some(message) = text_field(&spec.fields, "deprecation_error") {
             let error = CrossProviderError::DeprecationError {
                 provider_type: provider.entry.provider_type.clone(),
                 server: interpreter.llama_stack.distribution,
                 message: message.to_string(),
             };
-            failures.push((Some(index), Failure::new(Some(context()), error)));
+            failures.push((Some(index), Failure::new(Some(provider.context()), error)));
             if !keep_going {
                 return failures;
             }
@@ -260,7 +255,7 @@ pub(crate) fn check(
             })
         });
         if let Some(error) = unmet {
-            failures.push((Some(index), Failure::new(Some(context()), error)));
+            failures.push((Some(index), Failure::new(Some(provider.context()), error)));
             if !keep_going {
                 return failures;
             }

@@ -166,6 +166,18 @@ pub(crate) struct ProviderResult {
     pub(crate) metadata: Option<MetadataReport>,
 }
 
+impl ProviderResult {
+    /// Whom a failure of this provider concerns.
+    pub(crate) fn context(&self) -> ProviderContext {
+        ProviderContext {
+            provider_id: self.entry.display_id(),
+            api: self.entry.api.clone(),
+            module: self.module.clone(),
+            line: self.entry.line,
+        }
+    }
+}
+
 /// What the pipeline starts next, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step<'a> {
@@ -693,10 +705,6 @@ fn check_provider(
 
 fn fail(mut result: ProviderResult, error: impl PhaseError) -> (ProviderResult, Option<Failure>) {
     result.status = ProviderStatus::Failed;
-    let context = ProviderContext {
-        provider_id: result.entry.display_id(),
-        api: result.entry.api.clone(),
-        module: result.module.clone(),
-    };
+    let context = result.context();
     (result, Some(Failure::new(Some(context), error)))
 }

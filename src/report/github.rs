@@ -1,7 +1,9 @@
 //! `--format github`: GitHub Actions workflow commands, which the runner turns
 //! into annotations on run.yaml's lines. Each failure is an `::error`, each
 //! warning a `::warning`, on the line the error names, else on its provider's
-//! entry, else on the file; a last plain line sums the run up.
+//! entry, else on the file; a failure about several lines (every use of an
+//! unset variable, every refused setting) gets one more `::error` on each of
+//! the others. A last plain line sums the run up.
 //!
 //! The file is named as it was given: run preflight from the repository's
 //! root with a relative `--run-yaml` for the annotation to land on the file.
@@ -11,25 +13,22 @@
 use std::fmt::Write as _;
 
 use crate::diagnostics::{Failure, Warning};
-use crate::pipeline::PreflightResult;
+use crate::pipeline::{PreflightResult, ProviderStatus};
 use crate::report::text::{self, SUCCESS};
 
 /// Renders the whole report as workflow commands.
 pub(crate) fn render(result: &PreflightResult) -> String {
     let mut out = String::new();
     for failure in &result.failures {
-        let line = failure.error.line().or_else(|| {
-            let provider = failure.provider.as_ref()?;
-            provider_line(result, Some(&provider.provider_id))
-        });
-        command(
-            &mut out,
-            "error",
-            result,
-            line,
-            &format!("{} ({})", failure.error.phase().headline(), failure.code()),
-            &message(failure),
-        );
+        let line = (failure.error.line())
+            .or_else(|| failure.provider.as_ref().and_then(|provider| provider.line));
+        let title = format!("{} ({})", failure.error.phase().headline(), failure.code());
+        command(&mut out, "error", result, line, &title, &message(failure));
+        // Each further place gets what is wrong there, and what to do.
+        for (line, what) in failure.error.further_lines() {
+            let message = format!("{what}\n\nResolution: {}", failure.resolution());
+            command(&mut out, "error", result, Some(line), &title, &message);
+        }
     }
     for warning in &result.warnings {
         command(
@@ -73,13 +72,16 @@ fn command(
     );
 }
 
-/// The line of the entry of the provider `provider_id` names.
+/// The line of the entry a warning about `provider_id` concerns: a warning
+/// names no entry, so, of several with that id, the first one the server
+/// starts (a shadowed entry's id is always used again by one it starts).
 fn provider_line(result: &PreflightResult, provider_id: Option<&str>) -> Option<usize> {
     let provider_id = provider_id?;
-    result
-        .providers
-        .iter()
-        .find(|provider| provider.entry.display_id() == provider_id)
+    (result.providers.iter())
+        .find(|provider| {
+            provider.entry.display_id() == provider_id
+                && provider.status != ProviderStatus::Shadowed
+        })
         .and_then(|provider| provider.entry.line)
 }
 
