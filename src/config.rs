@@ -207,7 +207,10 @@ impl PhaseError for ConfigError {
                 }
             }
         }
-        lines.remove(&self.line().unwrap_or_default());
+        // The first is the failure's own line.
+        if let Some(first) = self.line() {
+            lines.remove(&first);
+        }
         (lines.into_iter())
             .map(|(line, (path, names))| {
                 let names = names.join(", ");

@@ -198,7 +198,7 @@ pub(crate) struct PreflightResult {
     pub(crate) run_yaml: PathBuf,
     pub(crate) interpreter: Option<InterpreterFacts>,
     pub(crate) providers: Vec<ProviderResult>,
-    /// In the order found: one at most, unless `--keep-going` found more.
+    /// One at most, unless `--keep-going` found more: then in file order.
     pub(crate) failures: Vec<Failure>,
     pub(crate) warnings: Vec<Warning>,
     /// The run stopped at a fault certain without importing llama-stack,
@@ -496,12 +496,13 @@ struct FoundBeforeImport {
 
 /// Judges, in the server's order ([`server_order`], which the interpreter was
 /// started with), what is certain before llama-stack is imported, while the
-/// interpreter waits to import it: each provider's native files (FR-008d), then, for a `module:` provider whose package no finder
-/// locates, its real import in a fresh interpreter, which fails whatever
-/// llama-stack would do first (and so shows the real traceback). What it
-/// found, by index; the first fault ends the pass unless `keep_going`, which
-/// judges every provider. A package found by its import after all (an unusual
-/// finder) is checked again in its turn.
+/// interpreter waits to import it: each provider's native files (FR-008d),
+/// then, for a `module:` provider whose package no finder locates, its real
+/// import in a fresh interpreter, which fails whatever llama-stack would do
+/// first (and so shows the real traceback). What it found, by index; the
+/// first fault ends the pass unless `keep_going`, which judges every
+/// provider. A package found by its import after all (an unusual finder) is
+/// checked again in its turn.
 fn check_before_import(
     config: &RunConfig,
     shadowed: &[bool],
