@@ -1352,6 +1352,7 @@ mod tests {
                 disabled: None,
                 provider_id_template: None,
                 config: serde_json::json!({"url": 1}),
+                line: None,
             }
         }
 
