@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::environment::{self, Assignment};
 use crate::import::DEFAULT_TIMEOUT_SECS;
 use crate::report::Format;
 
@@ -20,6 +21,8 @@ pub(crate) const PREFLIGHT_EXAMPLES: &str =
     "  llama-stack preflight --run-yaml=/opt/llama-stack/config/run.yaml
   llama-stack preflight --run-yaml run.yaml --python .venv/bin/python
   llama-stack preflight --run-yaml run.yaml --format json | jq .errors
+  llama-stack preflight --run-yaml run.yaml --keep-going --deny-warnings --format github
+  llama-stack preflight --run-yaml run.yaml --ignore-environment --env-file pod.env --print-config
   llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml
   ogx-preflight --run-yaml=config.yaml --exec -- ogx run config.yaml
   llama-stack preflight explain probe::timeout";
@@ -86,9 +89,17 @@ pub(crate) struct PreflightArgs {
     #[command(flatten)]
     pub(crate) check: CheckArgs,
 
-    /// Output format.
+    /// Output format: the text report, one JSON document (schema/report.schema.json), or
+    /// GitHub Actions annotations on run.yaml's lines.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
+
+    /// Also print the configuration the server will read: run.yaml after ${env.X}
+    /// substitution and with disabled entries dropped, secrets redacted. With text, that YAML
+    /// goes to stdout and the report to stderr; with JSON, it is the document's
+    /// `effective_config`. The checks run as usual and decide the exit code.
+    #[arg(long)]
+    pub(crate) print_config: bool,
 
     /// After a successful check, replace preflight with COMMAND (given after `--`): same PID,
     /// signals go straight to the server, the exit code is the server's. Never run on failure.
@@ -178,6 +189,30 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) timeout: u64,
+
+    /// Check every provider even after one fails, and report every failure in file order
+    /// (exit 1 if any). Default: stop at the first failure.
+    #[arg(long)]
+    pub(crate) keep_going: bool,
+
+    /// Fail the run (exit 1) when there is any warning.
+    #[arg(long)]
+    pub(crate) deny_warnings: bool,
+
+    /// Read the server's environment variables from PATH (KEY=VALUE lines, dotenv or
+    /// Kubernetes env-file form), over the process environment. Repeatable; later files win.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) env_file: Vec<PathBuf>,
+
+    /// Set one of the server's environment variables, over the process environment and
+    /// every --env-file. Repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = environment::parse_assignment)]
+    pub(crate) env: Vec<Assignment>,
+
+    /// Start the server's environment empty (but for PATH and HOME, which a container always
+    /// has) instead of from the process environment; --env-file and --env fill it.
+    #[arg(long)]
+    pub(crate) ignore_environment: bool,
 
     /// Log what preflight does to stderr (repeat for more detail).
     #[arg(short, long, action = clap::ArgAction::Count)]

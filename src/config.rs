@@ -14,6 +14,7 @@ pub(crate) mod locate;
 pub(crate) mod tls;
 pub(crate) mod yaml;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -77,10 +78,16 @@ pub(crate) enum ConfigError {
     #[diagnostic(
         code(preflight::config::env_var_missing),
         help(
-            "Set {name} in the server's environment, or write ${{env.{name}:=default_value}} to give a default, or ${{env.{name}:+value_if_set}} to make the field conditional."
+            "Set {name} (and every variable listed) in the server's environment (--env-file or --env check it as the pod will see it), or write ${{env.{name}:=default_value}} to give a default, or ${{env.{name}:+value_if_set}} to make the field conditional."
         )
     )]
-    MissingVariable { name: String, path: String },
+    MissingVariable {
+        name: String,
+        path: String,
+        /// Every missing variable, in document order, with every place that
+        /// uses it.
+        uses: Vec<(String, Vec<VariableUse>)>,
+    },
 
     #[error("run.yaml has the wrong shape at {path}: {problem}")]
     #[diagnostic(code(preflight::config::invalid_shape), help("{fix}"))]
@@ -175,12 +182,68 @@ impl PhaseError for ConfigError {
         }
     }
 
+    fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::MissingVariable { uses, .. } => {
+                uses.first().and_then(|(_, places)| places.first()?.1)
+            }
+            _ => None,
+        }
+    }
+
+    fn further_lines(&self) -> Vec<(usize, String)> {
+        let ConfigError::MissingVariable { uses, .. } = self else {
+            return Vec::new();
+        };
+        // Each line once, with every variable it uses that is not set.
+        let mut lines: BTreeMap<usize, (&str, Vec<&str>)> = BTreeMap::new();
+        for (name, places) in uses {
+            for (path, line) in places {
+                if let Some(line) = *line {
+                    let (_, names) = lines.entry(line).or_insert((path, Vec::new()));
+                    if !names.contains(&name.as_str()) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        // The first is the failure's own line.
+        if let Some(first) = self.line() {
+            lines.remove(&first);
+        }
+        (lines.into_iter())
+            .map(|(line, (path, names))| {
+                let names = names.join(", ");
+                (
+                    line,
+                    format!("Unset variables without a default at {path}: {names}"),
+                )
+            })
+            .collect()
+    }
+
     fn details(&self) -> Option<String> {
         match self {
             ConfigError::Syntax { span: Some(_), .. } => Some(crate::diagnostics::snippet(self)),
             ConfigError::RemovedApi { section, .. } => Some(format!(
                 "ogx removed it from llama-stack's APIs; the server stops at any '{section}' section, an empty one included."
             )),
+            ConfigError::MissingVariable { uses, .. } => {
+                let mut out = String::from(
+                    "Unset variables without a default, and every place run.yaml uses them:",
+                );
+                for (name, places) in uses {
+                    let places: Vec<String> = places
+                        .iter()
+                        .map(|(path, line)| match line {
+                            Some(line) => format!("{path} (line {line})"),
+                            None => path.clone(),
+                        })
+                        .collect();
+                    out.push_str(&format!("\n  {name}: {}", places.join(", ")));
+                }
+                Some(out)
+            }
             ConfigError::TlsRequired {
                 release, command, ..
             } => Some(format!(
@@ -190,6 +253,9 @@ impl PhaseError for ConfigError {
         }
     }
 }
+
+/// A place that uses a missing variable: its path, and its run.yaml line.
+pub(crate) type VariableUse = (String, Option<usize>);
 
 /// Why the server will not instantiate an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +292,8 @@ pub(crate) struct ProviderEntry {
     pub(crate) provider_id_template: Option<String>,
     /// `config`, after substitution.
     pub(crate) config: serde_json::Value,
+    /// The run.yaml line the entry starts on.
+    pub(crate) line: Option<usize>,
 }
 
 impl ProviderEntry {
@@ -403,10 +471,7 @@ pub(crate) fn load(
         yaml::parse(text).map_err(|err| syntax_error(path, text, &err))?;
     let written = document.clone();
     let (document, dropped) =
-        env::substitute(document, env).map_err(|missing| ConfigError::MissingVariable {
-            name: missing.name,
-            path: missing.path,
-        })?;
+        env::substitute(document, env).map_err(|missing| missing_variables(text, missing))?;
     let (sections, mut providers) = extract_providers(&document, &dropped)?;
     for entry in &mut providers {
         entry.provider_id_template = written
@@ -417,6 +482,8 @@ pub(crate) fn load(
             .and_then(Value::as_str)
             .filter(|id| id.contains("${env."))
             .map(String::from);
+        let place = ["providers", &entry.api, &entry.index.to_string()].map(String::from);
+        entry.line = locate::nearest_line(text, &place);
     }
     Ok(RunConfig {
         apis: extract_apis(&document)?,
@@ -426,6 +493,31 @@ pub(crate) fn load(
         duplicate_keys,
         dropped: dropped.into_iter().map(|item| item.path).collect(),
     })
+}
+
+/// The error naming every missing variable; the first is the server's.
+fn missing_variables(text: &str, missing: Vec<env::MissingVariable>) -> ConfigError {
+    let mut uses: Vec<(String, Vec<VariableUse>)> = Vec::new();
+    for variable in &missing {
+        let place = (
+            variable.path.clone(),
+            locate::nearest_line(text, &variable.parts),
+        );
+        match uses.iter_mut().find(|(name, _)| *name == variable.name) {
+            Some((_, places)) if places.contains(&place) => {}
+            Some((_, places)) => places.push(place),
+            None => uses.push((variable.name.clone(), vec![place])),
+        }
+    }
+    let first = missing
+        .into_iter()
+        .next()
+        .expect("substitution fails with a variable");
+    ConfigError::MissingVariable {
+        name: first.name,
+        path: first.path,
+        uses,
+    }
 }
 
 /// The top-level `apis:` list (`list[str]`, default empty).
@@ -641,6 +733,7 @@ fn extract_providers(
                     disabled: Some(Disabled::Dropped),
                     provider_id_template: None,
                     config: serde_json::Value::Null,
+                    line: None,
                 }
             } else if let Some(item) = kept.next() {
                 extract_entry(&api, index, item)?
@@ -702,6 +795,7 @@ fn extract_entry(api: &str, index: usize, item: &Value) -> Result<ProviderEntry,
         disabled,
         provider_id_template: None,
         config,
+        line: None,
     })
 }
 

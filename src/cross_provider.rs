@@ -33,7 +33,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning, inline};
+use crate::diagnostics::{Failure, Phase, PhaseError, Warning, inline};
 use crate::flavour::Flavour;
 use crate::import::DeferredImport;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
@@ -183,15 +183,20 @@ pub(crate) fn shadowed_entries(
         .collect()
 }
 
-/// Runs the cross-provider checks over providers that all passed their own
-/// (and over shadowed entries, for what the server checks of them). A
-/// failure comes with the index of the provider it concerns, if one.
+/// Runs the cross-provider checks over the providers that passed their own
+/// (and over shadowed entries, for what the server checks of them). Each
+/// failure comes with the index of the provider it concerns, if one. The
+/// first ends the checks, unless `keep_going`: then each provider gets its
+/// first failure, as the server would stop at it, and an enabled provider that
+/// failed its own checks counts as present, its failure already reported, so
+/// that it does not show up again as another's missing dependency.
 pub(crate) fn check(
     apis: &[String],
     providers: &[ProviderResult],
     interpreter: &InterpreterFacts,
+    keep_going: bool,
     warnings: &mut Vec<Warning>,
-) -> Result<(), (Option<usize>, Failure)> {
+) -> Vec<(Option<usize>, Failure)> {
     let python = &interpreter.python;
     let installed = InstalledDistributions::scan(&python.sys_path);
     let layout = Layout {
@@ -199,10 +204,15 @@ pub(crate) fn check(
         served: apis,
         provided: providers
             .iter()
-            .filter(|provider| provider.status == ProviderStatus::Passed)
+            .filter(|provider| match provider.status {
+                ProviderStatus::Passed => true,
+                ProviderStatus::Failed => provider.entry.disabled.is_none(),
+                _ => false,
+            })
             .map(|provider| provider.entry.api.as_str())
             .collect(),
     };
+    let mut failures = Vec::new();
     for (index, provider) in providers.iter().enumerate().filter(|(_, provider)| {
         matches!(
             provider.status,
@@ -210,18 +220,17 @@ pub(crate) fn check(
         )
     }) {
         let Some(spec) = &provider.spec else { continue };
-        let context = || ProviderContext {
-            provider_id: provider.entry.display_id(),
-            api: provider.entry.api.clone(),
-            module: provider.module.clone(),
-        };
         if let Some(message) = text_field(&spec.fields, "deprecation_error") {
             let error = CrossProviderError::DeprecationError {
                 provider_type: provider.entry.provider_type.clone(),
                 server: interpreter.llama_stack.distribution,
                 message: message.to_string(),
             };
-            return Err((Some(index), Failure::new(Some(context()), error)));
+            failures.push((Some(index), Failure::new(Some(provider.context()), error)));
+            if !keep_going {
+                return failures;
+            }
+            continue;
         }
         if let Some(message) = text_field(&spec.fields, "deprecation_warning") {
             warnings.push(Warning {
@@ -237,15 +246,20 @@ pub(crate) fn check(
         if provider.status == ProviderStatus::Shadowed {
             continue;
         }
-        for dependency in list_field(&spec.fields, "api_dependencies") {
-            if let Some((why, fix)) = unmet_dependency(&layout, dependency, providers) {
-                let error = CrossProviderError::MissingDependency {
-                    dependency: dependency.to_string(),
-                    why,
-                    fix,
-                };
-                return Err((Some(index), Failure::new(Some(context()), error)));
+        let unmet = list_field(&spec.fields, "api_dependencies").find_map(|dependency| {
+            let (why, fix) = unmet_dependency(&layout, dependency, providers)?;
+            Some(CrossProviderError::MissingDependency {
+                dependency: dependency.to_string(),
+                why,
+                fix,
+            })
+        });
+        if let Some(error) = unmet {
+            failures.push((Some(index), Failure::new(Some(provider.context()), error)));
+            if !keep_going {
+                return failures;
             }
+            continue;
         }
         // Declared packages can be said not to be needed only once every
         // start-up import ran.
@@ -265,9 +279,11 @@ pub(crate) fn check(
             });
         }
     }
-    check_listed_apis(&layout, warnings).map_err(|failure| (None, failure))?;
-    warn_about_unserved(&layout, warnings);
-    Ok(())
+    match check_listed_apis(&layout, warnings) {
+        Err(failure) => failures.push((None, failure)),
+        Ok(()) => warn_about_unserved(&layout, warnings),
+    }
+    failures
 }
 
 /// The warning for declared packages that are missing or out of range, in a
@@ -473,6 +489,7 @@ mod tests {
             disabled: None,
             provider_id_template: None,
             config: serde_json::Value::Null,
+            line: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub(crate) enum Phase {
     SpecValidation,
     /// Checks across providers: dependencies, deprecations, served APIs.
     CrossProvider,
+    /// `--deny-warnings` counts the warnings as a failure.
+    Warnings,
 }
 
 impl Phase {
@@ -40,6 +42,7 @@ impl Phase {
                 "ERROR: Provider validation failed"
             }
             Phase::SpecValidation => "ERROR: Provider spec validation failed",
+            Phase::Warnings => "ERROR: Warnings are errors (--deny-warnings)",
         }
     }
 }
@@ -76,6 +79,26 @@ pub(crate) trait PhaseError: miette::Diagnostic + Send + Sync + 'static {
     fn refused_settings(&self) -> &[RefusedSetting] {
         &[]
     }
+
+    /// The run.yaml line the failure is about, when the error knows one
+    /// (else reports point at the provider's entry, or at the file).
+    fn line(&self) -> Option<usize> {
+        self.refused_settings()
+            .iter()
+            .find_map(|setting| setting.line)
+    }
+
+    /// The other run.yaml lines the failure concerns, each with what is wrong
+    /// there (`--format github` annotates each): by default, every refused
+    /// setting not on [`line`](Self::line)'s line.
+    fn further_lines(&self) -> Vec<(usize, String)> {
+        let first = self.line();
+        (self.refused_settings().iter())
+            .filter_map(|setting| Some((setting.line?, setting)))
+            .filter(|(line, _)| Some(*line) != first)
+            .map(|(line, setting)| (line, format!("{}: {}", setting.path, setting.message)))
+            .collect()
+    }
 }
 
 /// The provider a failure or warning concerns (FR-018).
@@ -86,6 +109,9 @@ pub(crate) struct ProviderContext {
     /// The module the server imports for it: `module:` for external providers,
     /// the registry spec's module for in-tree ones.
     pub(crate) module: String,
+    /// Its entry's run.yaml line: the id alone may name several entries.
+    #[serde(skip)]
+    pub(crate) line: Option<usize>,
 }
 
 /// One failure, ready to render (the spec's `ProviderValidationError`).

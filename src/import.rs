@@ -90,7 +90,7 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} {}", self.operation, self.target)
     }
 }
@@ -731,8 +731,10 @@ fn interpret(
         ProviderDocument::Error(failure) => &failure.sandbox,
     };
     // A denial explains whatever failed after it, so it is the root cause; so
-    // may a changed working directory or import path.
-    if !sandbox.denied.is_empty() {
+    // may a changed working directory or import path. A denial the provider
+    // code caught (its import went on) fails nothing at the server, where the
+    // attempt is allowed: the pipeline reports it as a warning.
+    if !sandbox.denied.is_empty() && matches!(probed.document, ProviderDocument::Error(_)) {
         let attempts = sandbox.denied.iter().map(Attempt::describe).collect();
         return Err(ImportError::SandboxDenied { attempts });
     }
@@ -1350,6 +1352,7 @@ mod tests {
                 disabled: None,
                 provider_id_template: None,
                 config: serde_json::json!({"url": 1}),
+                line: None,
             }
         }
 

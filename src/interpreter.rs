@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use miette::Diagnostic;
@@ -21,8 +20,10 @@ use thiserror::Error;
 
 use crate::diagnostics::{Blame, Phase, PhaseError, indented, inline};
 use crate::flavour::Flavour;
-use crate::probe::{ChannelError, Isolation, IsolationMode, PyException, Runner, WarmParent};
-use crate::sandbox::{KernelSandbox, SandboxLayers};
+use crate::probe::{
+    ChannelError, Isolation, IsolationMode, Launch, PyException, Runner, WarmParent,
+};
+use crate::sandbox::SandboxLayers;
 use crate::subprocess::signal_name;
 
 /// The least time the interpreter query gets, whatever `--timeout` says.
@@ -425,11 +426,11 @@ pub(crate) struct Starting {
     facts: InterpreterFacts,
     externals_found: Vec<Option<bool>>,
     parent: WarmParent,
-    sandbox: Arc<KernelSandbox>,
+    launch: Launch,
     timeout: Duration,
 }
 
-/// Starts the probe in `interpreter`, confined by `sandbox`, and reads its
+/// Starts the probe in `interpreter`, as `launch` says, and reads its
 /// facts, asking whether the package of each of `externals` (`module:`
 /// values) is on the path. `fork` lets the same process go on to answer checks
 /// from forks.
@@ -438,7 +439,7 @@ pub(crate) fn start(
     timeout: Duration,
     fork: bool,
     externals: &[&str],
-    sandbox: Arc<KernelSandbox>,
+    launch: Launch,
 ) -> Result<Starting, InterpreterError> {
     // Its second answer waits for llama-stack's core to import as the server
     // imports it (a second or two, more on a loaded node); a short
@@ -452,9 +453,9 @@ pub(crate) fn start(
         &interpreter.path,
         &options.to_string(),
         timeout,
-        Arc::clone(&sandbox),
+        launch.clone(),
     );
-    let layers = sandbox.layers();
+    let layers = launch.sandbox.layers();
     tracing::info!("sandbox of the probe processes: {}", layers.describe());
     let (document, parent) = started
         .and_then(WarmParent::next_document::<FactsDocument>)
@@ -464,7 +465,7 @@ pub(crate) fn start(
         facts,
         externals_found,
         parent,
-        sandbox,
+        launch,
         timeout,
     })
 }
@@ -547,7 +548,7 @@ impl Starting {
     /// A runner that checks each provider in a fresh interpreter, in the same
     /// sandbox as this one.
     pub(crate) fn fresh_runner(&self) -> Runner {
-        Runner::fresh(&self.facts.interpreter.path, Arc::clone(&self.sandbox))
+        Runner::fresh(&self.facts.interpreter.path, self.launch.clone())
     }
 
     /// Whether the package of the `module:` value asked about at `position`
@@ -564,7 +565,7 @@ impl Starting {
         let Starting {
             mut facts,
             mut parent,
-            sandbox,
+            launch,
             timeout,
             ..
         } = self;
@@ -584,7 +585,7 @@ impl Starting {
                 reason = facts.isolation.reason.as_deref().unwrap_or_default(),
                 "each provider is checked in a fresh interpreter"
             );
-            Runner::fresh(&facts.interpreter.path, sandbox)
+            Runner::fresh(&facts.interpreter.path, launch)
         };
         Ok((facts, runner))
     }

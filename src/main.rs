@@ -11,6 +11,8 @@ mod cli;
 mod config;
 mod cross_provider;
 mod diagnostics;
+mod effective_config;
+mod environment;
 mod explain;
 mod files;
 mod flavour;
@@ -36,12 +38,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{
     CheckArgs, Cli, Command, ExplainArgs, PreCommitArgs, PreflightArgs, PreflightCommand, generated,
 };
-use crate::config::env::Environment;
+use crate::diagnostics::Failure;
+use crate::environment::{Layers, ServerEnvironment};
 use crate::interpreter::{SelectionEnv, VIRTUAL_ENV};
 use crate::pipeline::PreflightResult;
 use crate::report::Format;
@@ -49,15 +52,6 @@ use crate::report::progress::{self, Progress};
 
 /// Disables colour on a terminal (<https://no-color.org>).
 const NO_COLOR: &str = "NO_COLOR";
-
-/// The real process environment, for `${env.X}` substitution.
-struct ProcessEnvironment;
-
-impl Environment for ProcessEnvironment {
-    fn var(&self, name: &str) -> Option<String> {
-        env::var(name).ok()
-    }
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -83,6 +77,19 @@ fn main() -> ExitCode {
 
 /// `llama-stack preflight`: one run.yaml, then `--exec` or the exit code.
 fn preflight(args: PreflightArgs) -> ExitCode {
+    if args.print_config && args.format == Format::Github {
+        let mut cli = Cli::command();
+        cli.build();
+        let preflight = cli
+            .find_subcommand_mut("preflight")
+            .expect("preflight is a subcommand");
+        let err = preflight.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--print-config prints YAML (--format text) or a JSON field (--format json); GitHub annotations have no place for it",
+        );
+        let _ = err.print();
+        return ExitCode::from(report::exit::INVALID_INVOCATION);
+    }
     // clap requires --run-yaml whenever `explain` is not given.
     let Some(run_yaml) = args.run_yaml.clone() else {
         let _ = writeln!(
@@ -93,8 +100,20 @@ fn preflight(args: PreflightArgs) -> ExitCode {
     };
     init_tracing(args.check.verbose);
     let server_command = args.exec.then(|| args.command.clone());
-    let result = check(&args.check, run_yaml, args.format, server_command);
-    let code = report::emit(&result, args.format, stdout_color());
+    let (result, environment) = check(
+        &args.check,
+        run_yaml,
+        args.format,
+        server_command,
+        args.print_config,
+    );
+    // With --print-config, text goes to stderr; colour follows where it goes.
+    let color = if args.print_config && result.effective_config.is_some() {
+        wants_color(std::io::stderr().is_terminal())
+    } else {
+        wants_color(std::io::stdout().is_terminal())
+    };
+    let code = report::emit(&result, args.format, color);
     if code != report::exit::SUCCESS {
         if let Some(path) = &args.termination_log {
             report::write_termination_log(path, &result);
@@ -102,7 +121,7 @@ fn preflight(args: PreflightArgs) -> ExitCode {
         return ExitCode::from(code);
     }
     if args.exec {
-        return report::exec(&args.command);
+        return report::exec(&args.command, &environment);
     }
     ExitCode::from(code)
 }
@@ -134,20 +153,35 @@ fn pre_commit(args: PreCommitArgs) -> ExitCode {
     let mut worst = report::exit::SUCCESS;
     for (index, run_yaml) in args.run_yamls.into_iter().enumerate() {
         report::write_stdout(report::heading(&run_yaml, index == 0).as_bytes());
-        let result = check(&args.check, run_yaml, Format::Text, None);
-        worst = worst.max(report::emit(&result, Format::Text, stdout_color()));
+        let (result, _) = check(&args.check, run_yaml, Format::Text, None, false);
+        let color = wants_color(std::io::stdout().is_terminal());
+        worst = worst.max(report::emit(&result, Format::Text, color));
     }
     ExitCode::from(worst)
 }
 
 /// Runs every phase for one run.yaml, with the progress line when it is
-/// wanted; `server_command` is the command that will start the server.
+/// wanted; `server_command` is the command that will start the server. Also
+/// returns the server's environment the checks ran with.
 fn check(
     args: &CheckArgs,
     run_yaml: PathBuf,
     format: Format,
     server_command: Option<Vec<OsString>>,
-) -> PreflightResult {
+    print_config: bool,
+) -> (PreflightResult, ServerEnvironment) {
+    let layers = Layers {
+        ignore_process: args.ignore_environment,
+        files: args.env_file.clone(),
+        assignments: args.env.clone(),
+    };
+    let environment = match ServerEnvironment::layered(env::vars_os(), &layers) {
+        Ok(environment) => environment,
+        Err(err) => {
+            let failed = PreflightResult::new(run_yaml).failed(Failure::new(None, err));
+            return (failed, ServerEnvironment::default());
+        }
+    };
     let selection = SelectionEnv {
         virtual_env: env::var_os(VIRTUAL_ENV),
         path: env::var_os("PATH"),
@@ -163,6 +197,9 @@ fn check(
             .is_none_or(|value| value != "off"),
         check_config: args.check_config,
         server_command,
+        keep_going: args.keep_going,
+        deny_warnings: args.deny_warnings,
+        print_config,
         metadata_dir: args.metadata_dir.clone().or_else(|| {
             let default = PathBuf::from(metadata::DEFAULT_METADATA_DIR);
             default.is_dir().then_some(default)
@@ -174,18 +211,19 @@ fn check(
         args.verbose,
         env::var_os("TERM").as_deref(),
     ));
-    let result = pipeline::run(&options, &selection, &ProcessEnvironment, &|step| {
+    let result = pipeline::run(&options, &selection, &environment, &|step| {
         progress.show(step);
     });
     progress.finish();
     let (driver_kib, probe_kib) = subprocess::peak_memory_kib();
     tracing::info!(driver_kib, probe_kib, "peak resident memory");
-    result
+    (result, environment)
 }
 
-/// Colour only for a person at a terminal who has not opted out.
-fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty())
+/// Colour only for a person at a terminal (`terminal`: where the report
+/// goes is one) who has not opted out.
+fn wants_color(terminal: bool) -> bool {
+    terminal && env::var_os(NO_COLOR).is_none_or(|v| v.is_empty())
 }
 
 /// Prints a completion script or the man page.

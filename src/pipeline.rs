@@ -1,4 +1,6 @@
-//! Walks the phases in the spec's order and stops at the first failure (FR-021).
+//! Walks the phases in the spec's order and stops at the first failure
+//! (FR-021), or, with `--keep-going`, checks every provider and collects every
+//! provider's failure in file order.
 //!
 //! run.yaml is read, then the interpreter is chosen and started (both can be
 //! the caller's fault, exit 2, so they come before anything that judges the
@@ -10,26 +12,71 @@
 //! (every `module:` provider before any in-tree one): every provider's
 //! native-code checks (in Rust), and whether each `module:` provider's package
 //! is on the path. A fault found there ends the run at once (fail-fast), and
-//! the report says it stopped before the import. The result is the spec's `PreflightResult`; rendering
-//! it is the report's job.
+//! the report says it stopped before the import. The result is the spec's
+//! `PreflightResult`; rendering it is the report's job.
+//!
+//! `--keep-going` changes the provider stage only: what comes before it
+//! establishes what the providers are judged against, so it still stops the
+//! run. Every provider is then checked, whatever failed before it, and the
+//! checks across providers judge every provider that passed its own, each to
+//! its first failure, counting one that failed its own as present (its
+//! failure is already reported, and must not show up again as another's
+//! missing dependency). The faults certain before the import are still found
+//! first, but none stops the run: each is that provider's failure, reported in
+//! its turn, so that every failure comes in file order, the run's own (the
+//! stores, the registered resources) last. Nothing is left not checked.
+//! Failing fast, the labels say how far the run got: not reached, or passed
+//! its own checks but not checked across providers.
+//!
+//! After the phases, `--print-config` adds the effective configuration (which
+//! the providers' config classes help redact) and `--deny-warnings` turns a
+//! run that only warned into a failure.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Disabled, ProviderEntry, RunConfig, env::Environment};
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::config::{self, Disabled, ProviderEntry, RunConfig};
 use crate::cross_provider;
-use crate::diagnostics::{Failure, PhaseError, ProviderContext, Warning};
+use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::effective_config;
+use crate::environment::ServerEnvironment;
 use crate::flavour::Flavour;
-use crate::import::{self, CheckSettings, ProbeReport};
+use crate::import::{self, Attempt, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv, Starting};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
-use crate::probe::Runner;
+use crate::probe::{Launch, Runner};
 use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
 use crate::stack_config::{self, StackFacts};
+
+/// The failure `--deny-warnings` makes of a run that only warned.
+#[derive(Debug, Error, Diagnostic)]
+pub(crate) enum DeniedError {
+    #[error("{count} warning(s) ({codes}), and --deny-warnings makes any warning fail the run")]
+    #[diagnostic(
+        code(preflight::warnings::denied),
+        help(
+            "Fix what the warnings above say, or run without --deny-warnings: on their own they would not stop the server."
+        )
+    )]
+    WarningsDenied {
+        count: usize,
+        /// The warnings' codes, each once, in the order they came.
+        codes: String,
+    },
+}
+
+impl PhaseError for DeniedError {
+    fn phase(&self) -> Phase {
+        Phase::Warnings
+    }
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -51,6 +98,12 @@ pub(crate) struct Options {
     pub(crate) kernel_sandbox: bool,
     /// The command that starts the server (`--exec`'s), when known.
     pub(crate) server_command: Option<Vec<OsString>>,
+    /// Check every provider, whatever failed before it.
+    pub(crate) keep_going: bool,
+    /// Count any warning as a failure.
+    pub(crate) deny_warnings: bool,
+    /// Build the effective configuration (`--print-config`).
+    pub(crate) print_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +166,18 @@ pub(crate) struct ProviderResult {
     pub(crate) metadata: Option<MetadataReport>,
 }
 
+impl ProviderResult {
+    /// Whom a failure of this provider concerns.
+    pub(crate) fn context(&self) -> ProviderContext {
+        ProviderContext {
+            provider_id: self.entry.display_id(),
+            api: self.entry.api.clone(),
+            module: self.module.clone(),
+            line: self.entry.line,
+        }
+    }
+}
+
 /// What the pipeline starts next, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step<'a> {
@@ -133,16 +198,33 @@ pub(crate) struct PreflightResult {
     pub(crate) run_yaml: PathBuf,
     pub(crate) interpreter: Option<InterpreterFacts>,
     pub(crate) providers: Vec<ProviderResult>,
-    pub(crate) failure: Option<Failure>,
+    /// One at most, unless `--keep-going` found more: then in file order.
+    pub(crate) failures: Vec<Failure>,
     pub(crate) warnings: Vec<Warning>,
     /// The run stopped at a fault certain without importing llama-stack,
     /// which was then never imported.
     pub(crate) stopped_before_import: bool,
+    /// With `--print-config`, the configuration the server reads, redacted.
+    pub(crate) effective_config: Option<serde_yaml_ng::Value>,
 }
 
 impl PreflightResult {
-    fn failed(mut self, failure: Failure) -> Self {
-        self.failure = Some(failure);
+    /// A result with nothing found yet.
+    pub(crate) fn new(run_yaml: PathBuf) -> Self {
+        PreflightResult {
+            run_yaml,
+            interpreter: None,
+            providers: Vec::new(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            stopped_before_import: false,
+            effective_config: None,
+        }
+    }
+
+    /// This result, ended by `failure`.
+    pub(crate) fn failed(mut self, failure: Failure) -> Self {
+        self.failures.push(failure);
         self
     }
 }
@@ -151,24 +233,47 @@ impl PreflightResult {
 pub(crate) fn run(
     options: &Options,
     selection: &SelectionEnv,
-    environment: &dyn Environment,
+    environment: &ServerEnvironment,
     progress: &dyn Fn(Step<'_>),
 ) -> PreflightResult {
-    let mut result = PreflightResult {
-        run_yaml: options.run_yaml.clone(),
-        interpreter: None,
-        providers: Vec::new(),
-        failure: None,
-        warnings: Vec::new(),
-        stopped_before_import: false,
-    };
     let text = match config::read(&options.run_yaml) {
         Ok(text) => text,
-        Err(err) => return result.failed(Failure::new(None, err)),
+        Err(err) => {
+            return PreflightResult::new(options.run_yaml.clone()).failed(Failure::new(None, err));
+        }
     };
+    let mut result = run_phases(options, &text, selection, environment, progress);
+    if options.print_config {
+        result.effective_config = effective_config::build(&text, environment, &result.providers);
+    }
+    if options.deny_warnings && result.failures.is_empty() && !result.warnings.is_empty() {
+        let mut codes: Vec<&str> = Vec::new();
+        for warning in &result.warnings {
+            if !codes.contains(&warning.code) {
+                codes.push(warning.code);
+            }
+        }
+        let denied = DeniedError::WarningsDenied {
+            count: result.warnings.len(),
+            codes: codes.join(", "),
+        };
+        result.failures.push(Failure::new(None, denied));
+    }
+    result
+}
+
+/// Every phase, in order, up to the failure that ends the run.
+fn run_phases(
+    options: &Options,
+    text: &str,
+    selection: &SelectionEnv,
+    environment: &ServerEnvironment,
+    progress: &dyn Fn(Step<'_>),
+) -> PreflightResult {
+    let mut result = PreflightResult::new(options.run_yaml.clone());
     // Parsed now, judged later: an interpreter that cannot run is the
     // caller's fault (exit 2) and is reported first.
-    let loaded = config::load(&options.run_yaml, &text, environment);
+    let loaded = config::load(&options.run_yaml, text, environment);
     let order = loaded.as_ref().map(server_order).unwrap_or_default();
     let externals: Vec<&str> = (order.iter())
         .map_while(|&index| loaded.as_ref().ok()?.providers[index].module.as_deref())
@@ -176,14 +281,14 @@ pub(crate) fn run(
     progress(Step::Interpreter);
     let starting =
         match interpreter::select(options.python.as_deref(), selection).and_then(|chosen| {
-            let sandbox = KernelSandbox::prepare(options.allow_writes, options.kernel_sandbox);
-            interpreter::start(
-                chosen,
-                options.timeout,
-                options.fork,
-                &externals,
-                Arc::new(sandbox),
-            )
+            let launch = Launch {
+                sandbox: Arc::new(KernelSandbox::prepare(
+                    options.allow_writes,
+                    options.kernel_sandbox,
+                )),
+                environment: environment.vars(),
+            };
+            interpreter::start(chosen, options.timeout, options.fork, &externals, launch)
         }) {
             Ok(starting) => starting,
             Err(err) => return result.failed(Failure::new(None, err)),
@@ -211,30 +316,34 @@ pub(crate) fn run(
         Ok(config) => cross_provider::shadowed_entries(&config.providers, &mut result.warnings),
         Err(_) => Vec::new(),
     };
-    let mut native_warnings = Vec::new();
+    let mut early = Vec::new();
     if let Ok(config) = &loaded {
-        let early = check_before_import(
+        early = check_before_import(
             config,
-            &order,
             &shadowed,
             &starting,
             settings,
             &mut native,
+            options.keep_going,
             progress,
         );
-        match early {
-            Ok(warnings) => native_warnings = warnings,
-            Err(stopped) => {
-                let server = starting.facts().llama_stack.distribution;
-                result.interpreter = Some(starting.facts().clone());
-                result.providers = (config.providers.iter().cloned())
-                    .map(|entry| not_checked(entry, server))
-                    .collect();
-                result.providers[stopped.index] = stopped.provider;
-                result.warnings.extend(stopped.warnings);
-                result.stopped_before_import = true;
-                return result.failed(stopped.failure);
-            }
+        let mut faults = (early.iter_mut().enumerate())
+            .filter_map(|(index, found)| Some((index, found.fault.take()?)));
+        // Under --keep-going each fault waits for its provider's turn.
+        if !options.keep_going
+            && let Some((index, (provider, failure))) = faults.next()
+        {
+            let server = starting.facts().llama_stack.distribution;
+            result.interpreter = Some(starting.facts().clone());
+            result.providers = (config.providers.iter().cloned())
+                .map(|entry| not_checked(entry, server))
+                .collect();
+            result.providers[index] = provider;
+            result
+                .warnings
+                .extend(early.into_iter().flat_map(|found| found.warnings));
+            result.stopped_before_import = true;
+            return result.failed(failure);
         }
     }
     let (facts, mut runner) = match starting.finish() {
@@ -253,7 +362,7 @@ pub(crate) fn run(
         &mut runner,
         &options.run_yaml,
         &config,
-        &text,
+        text,
         options.timeout,
     ) {
         Ok(stack) => stack,
@@ -269,7 +378,7 @@ pub(crate) fn run(
         return result.failed(Failure::new(None, err));
     }
     if let Err(err) =
-        stack_config::check_before_providers(&stack, &config, &text, &mut result.warnings)
+        stack_config::check_before_providers(&stack, &config, text, &mut result.warnings)
     {
         return result.failed(Failure::new(None, err));
     }
@@ -280,13 +389,15 @@ pub(crate) fn run(
         facts: &facts,
         settings,
         metadata_dir,
-        run_yaml: &text,
+        run_yaml: text,
         stack: &stack,
     };
     let providers = std::mem::take(&mut config.providers);
     let total = providers.len();
+    // Each failure with the index of the provider it concerns, if one.
+    let mut found: Vec<(Option<usize>, Failure)> = Vec::new();
     for (index, entry) in providers.into_iter().enumerate() {
-        if result.failure.is_some() {
+        if !options.keep_going && !found.is_empty() {
             result
                 .providers
                 .push(not_checked(entry, facts.llama_stack.distribution));
@@ -298,17 +409,20 @@ pub(crate) fn run(
             position: index + 1,
             total,
         });
-        let native_found = native_warnings.get_mut(index).map(std::mem::take);
-        result.warnings.extend(native_found.unwrap_or_default());
-        let checked = check_provider(
-            entry,
-            shadowed[index],
-            &mut runner,
-            &inputs,
-            &mut result.warnings,
-        );
-        result.failure = checked.1;
-        result.providers.push(checked.0);
+        let before_import = early.get_mut(index).map(std::mem::take).unwrap_or_default();
+        result.warnings.extend(before_import.warnings);
+        let (provider, failure) = match before_import.fault {
+            Some((provider, failure)) => (provider, Some(failure)),
+            None => check_provider(
+                entry,
+                shadowed[index],
+                &mut runner,
+                &inputs,
+                &mut result.warnings,
+            ),
+        };
+        found.extend(failure.map(|failure| (Some(index), failure)));
+        result.providers.push(provider);
     }
     let scanned = native.stats();
     tracing::info!(
@@ -318,27 +432,25 @@ pub(crate) fn run(
         elapsed_ms = scanned.elapsed.as_millis() as u64,
         "native checks, whole run"
     );
-    if result.failure.is_none() {
+    if options.keep_going || found.is_empty() {
         config.providers = result
             .providers
             .iter()
             .map(|provider| provider.entry.clone())
             .collect();
-        let checked = cross_provider::check(
+        let across = cross_provider::check(
             &config.apis,
             &result.providers,
             &facts,
+            options.keep_going,
             &mut result.warnings,
-        )
-        .and_then(|()| {
-            stack_config::check_after_providers(&stack, &config, &text)
-                .map_err(|err| (None, Failure::new(None, err)))
-        });
-        if let Err((at, failure)) = checked {
-            // The provider that passed its own checks fails here, and those
-            // after it were never judged across providers: show them so.
-            if let Some(at) = at {
-                result.providers[at].status = ProviderStatus::Failed;
+        );
+        for (at, _) in &across {
+            let Some(at) = *at else { continue };
+            // The provider that passed its own checks fails here; failing
+            // fast, those after it were never judged across providers.
+            result.providers[at].status = ProviderStatus::Failed;
+            if !options.keep_going {
                 result.providers[at + 1..]
                     .iter_mut()
                     .filter(|provider| provider.status == ProviderStatus::Passed)
@@ -346,9 +458,18 @@ pub(crate) fn run(
                         provider.status = ProviderStatus::NotChecked(Unchecked::NotCheckedAcross)
                     });
             }
-            result.failure = Some(failure);
+        }
+        found.extend(across);
+        if options.keep_going || found.is_empty() {
+            let after = stack_config::check_after_providers(&stack, &config, text);
+            found.extend(after.err().map(|err| (None, Failure::new(None, err))));
         }
     }
+    // In file order, a provider's failure in its turn, then the run's own.
+    found.sort_by_key(|(at, _)| at.unwrap_or(usize::MAX));
+    result
+        .failures
+        .extend(found.into_iter().map(|(_, failure)| failure));
     result
 }
 
@@ -364,41 +485,44 @@ fn server_order(config: &RunConfig) -> Vec<usize> {
     external.chain(in_tree).map(|(index, _)| index).collect()
 }
 
-/// Where [`check_before_import`] stopped.
-struct StoppedEarly {
-    index: usize,
-    provider: ProviderResult,
-    failure: Failure,
-    /// The native warnings of the providers checked until then.
+/// What [`check_before_import`] found of one provider.
+#[derive(Default)]
+struct FoundBeforeImport {
+    /// Its native warnings, shown in its turn.
     warnings: Vec<Warning>,
+    /// A fault certain without llama-stack: the provider's result and failure.
+    fault: Option<(ProviderResult, Failure)>,
 }
 
-/// Judges, in the server's `order`, what is certain before llama-stack is
-/// imported, while the interpreter waits to import it: each provider's native
-/// files (FR-008d), then, for a `module:` provider whose package no finder
-/// locates, its real import in a fresh interpreter, which fails whatever
-/// llama-stack would do first (and so shows the real traceback). The first
-/// fault stops the run; otherwise each provider's native warnings, by index,
-/// to show in its turn. A package found by its import after all (an unusual
-/// finder) is checked again in its turn.
+/// Judges, in the server's order ([`server_order`], which the interpreter was
+/// started with), what is certain before llama-stack is imported, while the
+/// interpreter waits to import it: each provider's native files (FR-008d),
+/// then, for a `module:` provider whose package no finder locates, its real
+/// import in a fresh interpreter, which fails whatever llama-stack would do
+/// first (and so shows the real traceback). What it found, by index; the
+/// first fault ends the pass unless `keep_going`, which judges every
+/// provider. A package found by its import after all (an unusual finder) is
+/// checked again in its turn.
 fn check_before_import(
     config: &RunConfig,
-    order: &[usize],
     shadowed: &[bool],
     starting: &Starting,
     settings: CheckSettings,
     native: &mut native::Checker,
+    keep_going: bool,
     progress: &dyn Fn(Step<'_>),
-) -> Result<Vec<Vec<Warning>>, Box<StoppedEarly>> {
+) -> Vec<FoundBeforeImport> {
     let facts = starting.facts();
-    let mut found = vec![Vec::new(); config.providers.len()];
-    for (position, &index) in order.iter().enumerate() {
+    let mut found: Vec<FoundBeforeImport> = (config.providers.iter())
+        .map(|_| FoundBeforeImport::default())
+        .collect();
+    for (position, index) in server_order(config).into_iter().enumerate() {
         let entry = &config.providers[index];
         let provider = ProviderResult {
             status: ProviderStatus::Passed,
             ..not_checked(entry.clone(), facts.llama_stack.distribution)
         };
-        let failed = match native.check(entry, &mut found[index]) {
+        let failed = match native.check(entry, &mut found[index].warnings) {
             Err(err) => fail(provider, err),
             Ok(()) if entry.module.is_some() && starting.external_absent(position) => {
                 progress(Step::Provider {
@@ -430,15 +554,13 @@ fn check_before_import(
             Ok(()) => continue,
         };
         if let (provider, Some(failure)) = failed {
-            return Err(Box::new(StoppedEarly {
-                index,
-                provider,
-                failure,
-                warnings: found.into_iter().flatten().collect(),
-            }));
+            found[index].fault = Some((provider, failure));
+            if !keep_going {
+                break;
+            }
         }
     }
-    Ok(found)
+    found
 }
 
 /// An entry the checks did not reach: not checked, unless the server would
@@ -516,15 +638,41 @@ fn check_provider(
         }
         Err(err) => return fail(result, err),
     };
-    warnings.extend(report.sandbox.programs.iter().map(|program| Warning {
-        provider_id: entry.provider_id.clone(),
-        code: "preflight::sandbox::program_started",
-        message: format!(
-            "importing the provider started a program ({} {}); only the kernel layers of preflight's sandbox confine programs",
-            program.operation, program.target
-        ),
-        mismatch: None,
-    }));
+    let attempts: Vec<String> = report
+        .sandbox
+        .denied
+        .iter()
+        .map(Attempt::describe)
+        .collect();
+    let denied = (!attempts.is_empty()).then(|| {
+        (
+            "preflight::sandbox::denied_and_caught",
+            format!(
+                "importing the provider tried {}; preflight denied it, the provider code caught the refusal and its import went on, as it will at the server, where the attempt is allowed (and happens on every start)",
+                attempts.join(", ")
+            ),
+        )
+    });
+    let programs = report.sandbox.programs.iter().map(|program| {
+        (
+            "preflight::sandbox::program_started",
+            format!(
+                "importing the provider started a program ({} {}); only the kernel layers of preflight's sandbox confine programs",
+                program.operation, program.target
+            ),
+        )
+    });
+    warnings.extend(
+        denied
+            .into_iter()
+            .chain(programs)
+            .map(|(code, message)| Warning {
+                provider_id: entry.provider_id.clone(),
+                code,
+                message,
+                mismatch: None,
+            }),
+    );
     if let Some(disabled) = entry.disabled {
         // The server imported it and called get_provider_spec(); nothing more.
         result.status = ProviderStatus::Skipped(disabled);
@@ -584,10 +732,6 @@ fn check_provider(
 
 fn fail(mut result: ProviderResult, error: impl PhaseError) -> (ProviderResult, Option<Failure>) {
     result.status = ProviderStatus::Failed;
-    let context = ProviderContext {
-        provider_id: result.entry.display_id(),
-        api: result.entry.api.clone(),
-        module: result.module.clone(),
-    };
+    let context = result.context();
     (result, Some(Failure::new(Some(context), error)))
 }

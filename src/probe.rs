@@ -172,20 +172,28 @@ pub(crate) struct Isolation {
     pub(crate) reason: Option<String>,
 }
 
+/// How every probe process starts: confined by the sandbox, with the
+/// environment the server will run with (see [`crate::environment`]).
+#[derive(Clone)]
+pub(crate) struct Launch {
+    pub(crate) sandbox: Arc<KernelSandbox>,
+    pub(crate) environment: Arc<[(OsString, OsString)]>,
+}
+
 /// Runs probe checks for one interpreter, warm when it can.
 pub(crate) struct Runner {
     python: PathBuf,
-    sandbox: Arc<KernelSandbox>,
+    launch: Launch,
     warm_parent: Option<Session>,
 }
 
 impl Runner {
-    /// A runner that starts a fresh interpreter, confined by `sandbox`, for
-    /// every check.
-    pub(crate) fn fresh(python: &Path, sandbox: Arc<KernelSandbox>) -> Self {
+    /// A runner that starts a fresh interpreter, as `launch` says, for every
+    /// check.
+    pub(crate) fn fresh(python: &Path, launch: Launch) -> Self {
         Runner {
             python: python.to_path_buf(),
-            sandbox,
+            launch,
             warm_parent: None,
         }
     }
@@ -198,7 +206,7 @@ impl Runner {
         timeout: Duration,
     ) -> Result<Probed<T>, ChannelError> {
         let Some(parent) = self.warm_parent.as_mut() else {
-            return run(&self.python, &[mode, argument], timeout, &self.sandbox);
+            return run(&self.python, &[mode, argument], timeout, &self.launch);
         };
         match check_in_fork(parent, mode, argument, timeout) {
             Ok(answered) => answered,
@@ -217,26 +225,26 @@ impl Runner {
 /// llama-stack's layout) before it is trusted with checks.
 pub(crate) struct WarmParent {
     python: PathBuf,
-    sandbox: Arc<KernelSandbox>,
+    launch: Launch,
     session: Session,
     /// When its documents must all have been answered.
     deadline: Instant,
 }
 
 impl WarmParent {
-    /// Starts `serve options` in `python`, confined by `sandbox`; its
-    /// documents are due within `timeout`.
+    /// Starts `serve options` in `python`, as `launch` says; its documents
+    /// are due within `timeout`.
     pub(crate) fn start(
         python: &Path,
         options: &str,
         timeout: Duration,
-        sandbox: Arc<KernelSandbox>,
+        launch: Launch,
     ) -> Result<WarmParent, ChannelError> {
-        let command = probe_command(python, &["serve", options], timeout, &sandbox);
+        let command = probe_command(python, &["serve", options], timeout, &launch);
         let session = Session::start(&command).map_err(ChannelError::Spawn)?;
         Ok(WarmParent {
             python: python.to_path_buf(),
-            sandbox,
+            launch,
             session,
             deadline: Instant::now() + timeout,
         })
@@ -293,7 +301,7 @@ impl WarmParent {
     pub(crate) fn into_runner(self) -> Runner {
         Runner {
             python: self.python,
-            sandbox: self.sandbox,
+            launch: self.launch,
             warm_parent: Some(self.session),
         }
     }
@@ -398,19 +406,14 @@ fn run<T: DeserializeOwned>(
     python: &Path,
     args: &[&str],
     timeout: Duration,
-    sandbox: &Arc<KernelSandbox>,
+    launch: &Launch,
 ) -> Result<Probed<T>, ChannelError> {
-    let command = probe_command(python, args, timeout, sandbox);
+    let command = probe_command(python, args, timeout, launch);
     let run = subprocess::run(&command).map_err(ChannelError::Spawn)?;
     decode(run)
 }
 
-fn probe_command(
-    python: &Path,
-    args: &[&str],
-    timeout: Duration,
-    sandbox: &Arc<KernelSandbox>,
-) -> ChildCommand {
+fn probe_command(python: &Path, args: &[&str], timeout: Duration, launch: &Launch) -> ChildCommand {
     let mut argv: Vec<OsString> = ["-B", "-P", "-c", PROBE_SOURCE]
         .iter()
         .map(OsString::from)
@@ -420,7 +423,8 @@ fn probe_command(
         program: python.to_path_buf(),
         args: argv,
         timeout,
-        sandbox: Some(Arc::clone(sandbox)),
+        sandbox: Some(Arc::clone(&launch.sandbox)),
+        environment: Some(Arc::clone(&launch.environment)),
     }
 }
 

@@ -5,6 +5,7 @@
 //! (stderr) never corrupts the document. Text is plain unless stdout is a
 //! terminal and `NO_COLOR` is unset: pod logs are not terminals.
 
+pub(crate) mod github;
 pub(crate) mod json;
 pub(crate) mod progress;
 pub(crate) mod text;
@@ -17,6 +18,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use crate::diagnostics::{Blame, inline};
+use crate::environment::ServerEnvironment;
 use crate::pipeline::PreflightResult;
 
 /// Output format, chosen with `--format`.
@@ -24,6 +26,8 @@ use crate::pipeline::PreflightResult;
 pub(crate) enum Format {
     Text,
     Json,
+    // GitHub Actions workflow commands (annotations).
+    Github,
 }
 
 /// The documented exit codes.
@@ -36,31 +40,45 @@ pub(crate) mod exit {
     pub(crate) const INVALID_INVOCATION: u8 = 2;
 }
 
-/// The exit code for a result.
+/// The exit code for a result: the worst of its failures.
 pub(crate) fn exit_code(result: &PreflightResult) -> u8 {
-    match result.failure.as_ref().map(|failure| failure.error.blame()) {
-        None => exit::SUCCESS,
-        Some(Blame::Configuration) => exit::VALIDATION_FAILED,
-        Some(Blame::Invocation) => exit::INVALID_INVOCATION,
-    }
+    result
+        .failures
+        .iter()
+        .map(|failure| match failure.error.blame() {
+            Blame::Configuration => exit::VALIDATION_FAILED,
+            Blame::Invocation => exit::INVALID_INVOCATION,
+        })
+        .max()
+        .unwrap_or(exit::SUCCESS)
 }
 
-/// Writes the report to stdout and returns the exit code.
+/// Writes the report to stdout and returns the exit code. The effective
+/// configuration, when there is one, is part of the JSON document; in text it
+/// takes stdout, as YAML, and the report goes to stderr.
 pub(crate) fn emit(result: &PreflightResult, format: Format, color: bool) -> u8 {
-    let rendered = match format {
-        Format::Text => text::render(result, color),
-        Format::Json => json::render(result),
-    };
-    write_stdout(rendered.as_bytes());
+    match (format, &result.effective_config) {
+        (Format::Text, Some(config)) => {
+            let yaml = serde_yaml_ng::to_string(config).unwrap_or_default();
+            write_stdout(text::terminal_safe(&yaml).as_bytes());
+            write_to(io::stderr().lock(), text::render(result, color).as_bytes());
+        }
+        (Format::Text, None) => write_stdout(text::render(result, color).as_bytes()),
+        (Format::Json, _) => write_stdout(json::render(result).as_bytes()),
+        (Format::Github, _) => write_stdout(github::render(result).as_bytes()),
+    }
     exit_code(result)
 }
 
 /// Writes `bytes` to stdout.
 pub(crate) fn write_stdout(bytes: &[u8]) {
-    let mut stdout = io::stdout().lock();
-    // A closed stdout (preflight | head) must not turn a verdict into a panic.
-    let _ = stdout.write_all(bytes);
-    let _ = stdout.flush();
+    write_to(io::stdout().lock(), bytes);
+}
+
+fn write_to(mut stream: impl Write, bytes: &[u8]) {
+    // A closed stream (preflight | head) must not turn a verdict into a panic.
+    let _ = stream.write_all(bytes);
+    let _ = stream.flush();
 }
 
 /// The line that introduces one file's report when several are checked
@@ -82,7 +100,7 @@ const TERMINATION_LOG_LIMIT: usize = 4000;
 /// opened without blocking: a FIFO nobody reads is refused at once (and one
 /// that is read takes the few kilobytes without waiting).
 pub(crate) fn write_termination_log(path: &Path, result: &PreflightResult) {
-    let Some(failure) = &result.failure else {
+    let Some(failure) = result.failures.first() else {
         return;
     };
     let mut summary = format!(
@@ -101,6 +119,12 @@ pub(crate) fn write_termination_log(path: &Path, result: &PreflightResult) {
         inline(&failure.resolution()),
         failure.code()
     ));
+    if result.failures.len() > 1 {
+        summary.push_str(&format!(
+            "And {} more failure(s): see the report.\n",
+            result.failures.len() - 1
+        ));
+    }
     let summary = text::terminal_safe(&summary);
     let mut end = summary.len().min(TERMINATION_LOG_LIMIT);
     while !summary.is_char_boundary(end) {
@@ -123,14 +147,19 @@ pub(crate) fn write_termination_log(path: &Path, result: &PreflightResult) {
     }
 }
 
-/// Replaces this process with `command` (`--exec`); returns only if that fails.
-pub(crate) fn exec(command: &[OsString]) -> ExitCode {
+/// Replaces this process with `command` (`--exec`), in `environment`, the
+/// one the checks ran with; returns only if that fails.
+pub(crate) fn exec(command: &[OsString], environment: &ServerEnvironment) -> ExitCode {
     let Some((program, args)) = command.split_first() else {
         return ExitCode::from(exit::INVALID_INVOCATION);
     };
     // The server reaps its own children; it did not ask to inherit orphans.
     crate::subprocess::set_subreaper(false);
-    let err = Command::new(program).args(args).exec();
+    let err = Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(environment.vars().iter().cloned())
+        .exec();
     let _ = writeln!(
         io::stderr(),
         "llama-stack preflight: the checks passed, but --exec could not start {}: {err}",

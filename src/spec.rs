@@ -315,8 +315,8 @@ pub(crate) fn validate(
             &pip_packages,
             llama_stack,
         );
-        // ogx creates such a provider in its worker processes, when they
-        // first need it: the server starts whatever that creation meets.
+        // ogx creates such a provider in its worker processes, which die on
+        // the failure and are restarted while the server goes on serving.
         if fields.get("execution_mode").and_then(Value::as_str) != Some("worker") {
             return Err(Rejection::Import(failure));
         }
@@ -324,7 +324,7 @@ pub(crate) fn validate(
             provider_id: entry.provider_id.clone(),
             code: "preflight::import::worker_startup_failed",
             message: format!(
-                "{failure}; it runs in the server's worker processes (execution_mode: worker), which create it only when they first need it, so the server starts and what it sends to this provider fails. {}",
+                "{failure}; it runs in the server's worker processes (execution_mode: worker), which create it as they start: they stop on this failure and are restarted again and again, while the server serves (its /v1/health still answers, with status Error while a worker is down) and what it sends to this provider fails. {}",
                 failure.help().map(|help| help.to_string()).unwrap_or_default()
             ),
             mismatch: None,

@@ -291,6 +291,25 @@ impl PhaseError for StackConfigError {
             _ => &[],
         }
     }
+
+    fn line(&self) -> Option<usize> {
+        match self {
+            StackConfigError::YamlRefused { line, .. }
+            | StackConfigError::TlsFile { line, .. }
+            | StackConfigError::StoreMissing { line, .. }
+            | StackConfigError::ExternalSpecInvalid { line, .. }
+            | StackConfigError::ExternalDirUncreatable { line, .. }
+            | StackConfigError::ResourceProviderMissing { line, .. }
+            | StackConfigError::EmbeddingDimensionMissing { line, .. }
+            | StackConfigError::DefaultModelUnserved { line, .. }
+            | StackConfigError::ApiNotServed { line, .. } => *line,
+            StackConfigError::UnknownBackend(unknown) => unknown.line,
+            StackConfigError::ConfigRefused { refused, .. } => {
+                refused.iter().find_map(|setting| setting.line)
+            }
+            StackConfigError::LoaderFailed { .. } | StackConfigError::CheckFailed { .. } => None,
+        }
+    }
 }
 
 /// A store reference to a backend the server does not register for its kind.

@@ -56,6 +56,8 @@ pub(crate) struct ChildCommand {
     pub(crate) timeout: Duration,
     /// The kernel confinement to start it in, if any.
     pub(crate) sandbox: Option<Arc<KernelSandbox>>,
+    /// Its whole environment; `None` inherits this process's.
+    pub(crate) environment: Option<Arc<[(OsString, OsString)]>>,
 }
 
 /// The end of one captured stream: at most [`CAPTURE_LIMIT`] bytes, and how
@@ -165,6 +167,9 @@ fn spawn_group_leader(command: &ChildCommand, stdin: fn() -> Stdio) -> io::Resul
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(environment) = &command.environment {
+            built.env_clear().envs(environment.iter().cloned());
+        }
         built
     };
     let child = match &command.sandbox {
@@ -575,6 +580,7 @@ mod tests {
             args: vec!["-c".into(), script.into()],
             timeout: Duration::from_millis(timeout_ms),
             sandbox: None,
+            environment: None,
         })
         .expect("sh starts")
     }

@@ -7,7 +7,9 @@
 //! then float) only when substitution changed it. List items whose
 //! `provider_id` resolves to `__disabled__`, or whose resource id
 //! (`model_id`, `shield_id`, …) resolves to null or `""`, are dropped, the way
-//! the server drops them. The first missing variable in document order wins.
+//! the server drops them. The server stops at the first missing variable in
+//! document order; every one is collected here, each with every place that
+//! uses it, so that one run names them all.
 
 use serde_yaml_ng::{Mapping, Number, Value};
 
@@ -30,6 +32,8 @@ pub(crate) struct MissingVariable {
     pub(crate) name: String,
     /// Where in the document, in the server's notation (`providers.eval[0].config.url`).
     pub(crate) path: String,
+    /// The same place as the keys and (written) list indices that lead to it.
+    pub(crate) parts: Vec<String>,
 }
 
 /// A list item the server drops before it validates anything.
@@ -48,74 +52,99 @@ pub(crate) trait Environment {
 }
 
 /// Substitutes every value of `document`; also returns the list items it
-/// dropped, in document order.
+/// dropped, in document order. Fails with every missing variable, in
+/// document order.
 pub(crate) fn substitute(
     document: Value,
     env: &dyn Environment,
-) -> Result<(Value, Vec<DroppedItem>), MissingVariable> {
-    let mut dropped = Vec::new();
-    let document = walk(document, "", env, &mut dropped)?;
-    Ok((document, dropped))
+) -> Result<(Value, Vec<DroppedItem>), Vec<MissingVariable>> {
+    let mut walk_state = Walk {
+        env,
+        dropped: Vec::new(),
+        missing: Vec::new(),
+        parts: Vec::new(),
+    };
+    let document = walk(document, "", &mut walk_state);
+    if walk_state.missing.is_empty() {
+        Ok((document, walk_state.dropped))
+    } else {
+        Err(walk_state.missing)
+    }
 }
 
-fn walk(
-    value: Value,
-    path: &str,
-    env: &dyn Environment,
-    dropped: &mut Vec<DroppedItem>,
-) -> Result<Value, MissingVariable> {
+/// One substitution of a document (or, for a look-ahead, of one value).
+struct Walk<'a> {
+    env: &'a dyn Environment,
+    dropped: Vec<DroppedItem>,
+    missing: Vec<MissingVariable>,
+    /// Where the walk is, as keys and list indices.
+    parts: Vec<String>,
+}
+
+fn walk(value: Value, path: &str, walk_state: &mut Walk<'_>) -> Value {
+    let env = walk_state.env;
     match value {
-        Value::Mapping(mapping) => walk_mapping(mapping, path, env, dropped),
+        Value::Mapping(mapping) => walk_mapping(mapping, path, walk_state),
         Value::Sequence(items) => {
             let mut kept = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
                 let item_path = format!("{path}[{index}]");
-                if is_dropped(&item, &item_path, env) {
+                if is_dropped(&item, env) {
                     let provider_type = item
                         .get("provider_type")
                         .and_then(Value::as_str)
                         .map(String::from);
-                    dropped.push(DroppedItem {
+                    walk_state.dropped.push(DroppedItem {
                         path: item_path,
                         provider_type,
                     });
                 } else {
-                    kept.push(walk(item, &item_path, env, dropped)?);
+                    walk_state.parts.push(index.to_string());
+                    kept.push(walk(item, &item_path, walk_state));
+                    walk_state.parts.pop();
                 }
             }
-            Ok(Value::Sequence(kept))
+            Value::Sequence(kept)
         }
-        Value::String(text) => substitute_text(&text, path, env),
+        Value::String(text) => match substitute_text(&text, env) {
+            Ok(value) => value,
+            Err(missing) => {
+                let parts = walk_state.parts.clone();
+                (walk_state.missing).extend(missing.into_iter().map(|name| MissingVariable {
+                    name,
+                    path: path.to_string(),
+                    parts: parts.clone(),
+                }));
+                Value::Null
+            }
+        },
         Value::Tagged(mut tagged) => {
-            tagged.value = walk(tagged.value, path, env, dropped)?;
-            Ok(Value::Tagged(tagged))
+            tagged.value = walk(tagged.value, path, walk_state);
+            Value::Tagged(tagged)
         }
-        other => Ok(other),
+        other => other,
     }
 }
 
-/// Resolves one value on its own, for the server's look-ahead at ids.
-fn peek(value: &Value, path: &str, env: &dyn Environment) -> Result<Value, MissingVariable> {
-    walk(value.clone(), path, env, &mut Vec::new())
+/// Resolves one value on its own, for the server's look-ahead at ids; `None`
+/// when a variable it needs is missing.
+fn peek(value: &Value, env: &dyn Environment) -> Option<Value> {
+    substitute(value.clone(), env).ok().map(|(value, _)| value)
 }
 
-fn is_null_or_empty(value: &Result<Value, MissingVariable>) -> bool {
-    matches!(value, Ok(Value::Null)) || matches!(value, Ok(Value::String(s)) if s.is_empty())
+fn is_null_or_empty(value: &Option<Value>) -> bool {
+    matches!(value, Some(Value::Null)) || matches!(value, Some(Value::String(s)) if s.is_empty())
 }
 
-fn walk_mapping(
-    mapping: Mapping,
-    path: &str,
-    env: &dyn Environment,
-    dropped: &mut Vec<DroppedItem>,
-) -> Result<Value, MissingVariable> {
+fn walk_mapping(mapping: Mapping, path: &str, walk_state: &mut Walk<'_>) -> Value {
+    let env = walk_state.env;
     // The server resolves server.auth.provider_config.type first; an empty type
     // disables auth and leaves the rest of provider_config unsubstituted.
     let auth_disabled = path == "server.auth"
         && mapping
             .get("provider_config")
             .and_then(|config| config.get("type"))
-            .map(|kind| peek(kind, "server.auth.provider_config.type", env))
+            .map(|kind| peek(kind, env))
             .is_some_and(|kind| is_null_or_empty(&kind));
     let mut result = Mapping::with_capacity(mapping.len());
     for (key, value) in mapping {
@@ -124,33 +153,36 @@ fn walk_mapping(
             Value::Null
         } else {
             let child = if path.is_empty() {
-                key_text
+                key_text.clone()
             } else {
                 format!("{path}.{key_text}")
             };
-            walk(value, &child, env, dropped)?
+            walk_state.parts.push(key_text);
+            let value = walk(value, &child, walk_state);
+            walk_state.parts.pop();
+            value
         };
         result.insert(key, value);
     }
-    Ok(Value::Mapping(result))
+    Value::Mapping(result)
 }
 
 /// Whether the server drops this list item before substituting it: its
 /// provider is `__disabled__`, or a resource id resolves to null or `""`.
-fn is_dropped(item: &Value, item_path: &str, env: &dyn Environment) -> bool {
+fn is_dropped(item: &Value, env: &dyn Environment) -> bool {
     let Value::Mapping(mapping) = item else {
         return false;
     };
     if let Some(id) = mapping.get("provider_id") {
-        let resolved = peek(id, &format!("{item_path}.provider_id"), env);
-        if matches!(resolved, Ok(Value::String(ref s)) if s == DISABLED_ID) {
+        let resolved = peek(id, env);
+        if matches!(resolved, Some(Value::String(ref s)) if s == DISABLED_ID) {
             return true;
         }
     }
     RESOURCE_ID_FIELDS.iter().any(|field| {
         mapping
             .get(*field)
-            .is_some_and(|id| is_null_or_empty(&peek(id, &format!("{item_path}.{field}"), env)))
+            .is_some_and(|id| is_null_or_empty(&peek(id, env)))
     })
 }
 
@@ -169,19 +201,20 @@ pub(crate) fn key_text(key: &Value) -> String {
     }
 }
 
-fn substitute_text(
-    text: &str,
-    path: &str,
-    env: &dyn Environment,
-) -> Result<Value, MissingVariable> {
+/// `text` substituted; fails with the names of the missing variables it uses.
+fn substitute_text(text: &str, env: &dyn Environment) -> Result<Value, Vec<String>> {
     let mut result = String::with_capacity(text.len());
+    let mut missing = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${env.") {
         result.push_str(&rest[..start]);
         let candidate = &rest[start..];
         match parse_reference(candidate) {
             Some((reference, length)) => {
-                result.push_str(&resolve(&reference, path, env)?);
+                match resolve(&reference, env) {
+                    Some(value) => result.push_str(&value),
+                    None => missing.push(reference.name.to_string()),
+                }
                 rest = &candidate[length..];
             }
             None => {
@@ -191,6 +224,9 @@ fn substitute_text(
         }
     }
     result.push_str(rest);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
     if result == text {
         Ok(Value::String(result))
     } else {
@@ -240,28 +276,20 @@ fn parse_reference(text: &str) -> Option<(Reference<'_>, usize)> {
     Some((reference, consumed + 2 + operand_length + 1))
 }
 
-fn resolve(
-    reference: &Reference<'_>,
-    path: &str,
-    env: &dyn Environment,
-) -> Result<String, MissingVariable> {
+/// The reference's value; `None` when its variable is missing.
+fn resolve(reference: &Reference<'_>, env: &dyn Environment) -> Option<String> {
     let set_value = env.var(reference.name).filter(|value| !value.is_empty());
     let value = match (reference.operator, set_value) {
         (Some('='), Some(value)) => value,
-        (Some('='), None) if reference.operand.is_empty() => return Ok(String::new()),
+        (Some('='), None) if reference.operand.is_empty() => return Some(String::new()),
         (Some('='), None) => reference.operand.to_string(),
-        (Some(_), Some(_)) if reference.operand.is_empty() => return Ok(String::new()),
+        (Some(_), Some(_)) if reference.operand.is_empty() => return Some(String::new()),
         (Some(_), Some(_)) => reference.operand.to_string(),
         (Some(_), None) => String::new(),
         (None, Some(value)) => value,
-        (None, None) => {
-            return Err(MissingVariable {
-                name: reference.name.to_string(),
-                path: path.to_string(),
-            });
-        }
+        (None, None) => return None,
     };
-    Ok(expand_user(value, env))
+    Some(expand_user(value, env))
 }
 
 /// `os.path.expanduser` for the forms a configuration uses: `~` and `~/…`.
@@ -385,11 +413,11 @@ mod tests {
         serde_yaml_ng::from_str(text).unwrap()
     }
 
-    fn one(text: &str, vars: &Vars) -> Result<Value, MissingVariable> {
-        substitute_text(text, "x", vars)
+    fn one(text: &str, vars: &Vars) -> Result<Value, Vec<String>> {
+        substitute_text(text, vars)
     }
 
-    fn document(value: Value, vars: &Vars) -> Result<Value, MissingVariable> {
+    fn document(value: Value, vars: &Vars) -> Result<Value, Vec<MissingVariable>> {
         substitute(value, vars).map(|(document, _)| document)
     }
 
@@ -428,17 +456,35 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_variable_names_itself_and_its_path() {
+    fn every_missing_variable_is_named_with_every_place_in_document_order() {
         let input = yaml(
-            "providers:\n  inference:\n  - provider_id: a\n    config:\n      url: ${env.URL}\n",
+            "providers:\n  inference:\n  - provider_id: a\n    config:\n      url: ${env.URL}\n      key: ${env.KEY}/${env.URL}\n  - provider_id: ${env.ON:=__disabled__}\n    config: {url: '${env.NEVER}'}\n",
         );
         let err = document(input, &env(&[])).unwrap_err();
+        let at = |name: &str, path: &str, parts: &[&str]| MissingVariable {
+            name: name.into(),
+            path: path.into(),
+            parts: parts.iter().map(|part| part.to_string()).collect(),
+        };
         assert_eq!(
             err,
-            MissingVariable {
-                name: "URL".into(),
-                path: "providers.inference[0].config.url".into()
-            }
+            [
+                at(
+                    "URL",
+                    "providers.inference[0].config.url",
+                    &["providers", "inference", "0", "config", "url"]
+                ),
+                at(
+                    "KEY",
+                    "providers.inference[0].config.key",
+                    &["providers", "inference", "0", "config", "key"]
+                ),
+                at(
+                    "URL",
+                    "providers.inference[0].config.key",
+                    &["providers", "inference", "0", "config", "key"]
+                ),
+            ]
         );
     }
 
@@ -516,9 +562,10 @@ mod tests {
                     Ok(Value::String(result)) if !text.contains("${env.") => prop_assert_eq!(result, text),
                     Ok(_) => {}
                     Err(missing) => {
-                        let reference = format!("${{env.{}", missing.name);
-                        prop_assert!(text.contains(&reference), "{} not in {:?}", reference, text);
-                        prop_assert_eq!(missing.path, "x");
+                        for name in missing {
+                            let reference = format!("${{env.{name}");
+                            prop_assert!(text.contains(&reference), "{} not in {:?}", reference, text);
+                        }
                     }
                 }
             }

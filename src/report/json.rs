@@ -32,6 +32,9 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stopped_before_import: bool,
     warnings: &'a [Warning],
+    /// With --print-config: the configuration the server reads, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective_config: Option<&'a serde_yaml_ng::Value>,
 }
 
 #[derive(Serialize)]
@@ -98,7 +101,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
         }),
         providers: result.providers.iter().map(provider).collect(),
         errors: result
-            .failure
+            .failures
             .iter()
             .map(|failure| {
                 let provider = failure.provider.as_ref();
@@ -118,6 +121,7 @@ pub(crate) fn render(result: &PreflightResult) -> String {
             .collect(),
         stopped_before_import: result.stopped_before_import,
         warnings: &result.warnings,
+        effective_config: result.effective_config.as_ref(),
     };
     let mut text = pretty_inert(&document);
     text.push('\n');

@@ -12,7 +12,7 @@ const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 const RESET: &str = "\x1b[0m";
-const SUCCESS: &str = "All providers validated successfully";
+pub(crate) const SUCCESS: &str = "All providers validated successfully";
 const METADATA_HEADLINE: &str = "WARNING: Provider metadata mismatch (non-blocking)";
 
 /// Renders the whole report.
@@ -58,17 +58,16 @@ fn render_plain(result: &PreflightResult) -> String {
             .unwrap_or_default();
         let _ = writeln!(out, "WARNING: {who}{}", inline(&warning.message));
     }
-    match &result.failure {
-        Some(failure) => {
-            if !out.is_empty() && !out.ends_with("\n\n") {
-                out.push('\n');
-            }
-            out.push_str(&failure_block(failure, result));
+    for failure in &result.failures {
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
         }
-        None => {
-            let _ = writeln!(out, "{SUCCESS}");
-        }
+        out.push_str(&failure_block(failure, result));
     }
+    if result.failures.is_empty() {
+        let _ = writeln!(out, "{SUCCESS}");
+    }
+    out.push_str(&not_checked_note(result));
     out
 }
 
@@ -275,19 +274,22 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
     }
     let _ = write!(out, "\nResolution: {}\n", inline(&failure.resolution()));
     let _ = writeln!(out, "Code: {}", failure.code());
+    out
+}
+
+/// Why the run stopped where it did, and which providers it left unjudged,
+/// said once after the error blocks.
+fn not_checked_note(result: &PreflightResult) -> String {
     // A fault found before the server's core was imported is certain
     // without it, which the closing line says.
     let stopped = if result.stopped_before_import {
-        let server = result
-            .interpreter
-            .as_ref()
-            .map(|facts| facts.llama_stack.distribution);
-        let server = server.map_or("llama-stack", |server| server.name());
+        let server = (result.interpreter.as_ref())
+            .map_or("llama-stack", |facts| facts.llama_stack.distribution.name());
         format!("Stopped before importing {server}: this fault is certain without it")
     } else {
         "Stopped at the first error".to_string()
     };
-    let mut listed = false;
+    let mut note = String::new();
     for (how_far, which) in [
         (Unchecked::NotReached, "not checked"),
         (
@@ -308,14 +310,13 @@ fn failure_block(failure: &Failure, result: &PreflightResult) -> String {
             })
             .collect();
         if !names.is_empty() {
-            listed = true;
-            let _ = writeln!(out, "\n{stopped}; {which}: {}.", names.join(", "));
+            let _ = writeln!(note, "\n{stopped}; {which}: {}.", names.join(", "));
         }
     }
-    if result.stopped_before_import && !listed {
-        let _ = writeln!(out, "\n{stopped}.");
+    if result.stopped_before_import && note.is_empty() {
+        let _ = writeln!(note, "\n{stopped}.");
     }
-    out
+    note
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! - `pre_commit`: the repository's pre-commit hooks, run by the real
 //!   pre-commit in a throwaway git repository.
 //! - `progress`: the progress line on a pseudo-terminal.
+//! - `schema`: real JSON reports validate against `schema/report.schema.json`.
 //! - `sandbox`: which layers of the probes' sandbox were in force, and that
 //!   `--allow-writes` relaxes the filesystem part only.
 //! - `real_server`: preflight against real llama-stack and ogx releases and
@@ -35,4 +36,5 @@ mod pre_commit;
 mod progress;
 mod real_server;
 mod sandbox;
+mod schema;
 mod support;

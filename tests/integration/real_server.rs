@@ -4,8 +4,8 @@
 //! Each directory in `testdata/real/` holds a `run.yaml`, a `case.yaml` (which
 //! environment, extra `PYTHONPATH` directories and variables, the expected
 //! preflight exit code, and, where the server starts although the
-//! configuration is wrong, the reason preflight must still fail it) and
-//! `expected.stdout`, preflight's exact text. For every case the test runs
+//! configuration is wrong, the reason preflight must still fail it, or that
+//! only `--deny-warnings` fails it) and `expected.stdout`, preflight's exact text. For every case the test runs
 //! preflight, then starts the real server from the same environment, bound to
 //! 127.0.0.1 on a free port, and waits a bounded time for `/v1/health` to
 //! answer 200. The server's exit code is not used: it exits 0 on most startup
@@ -89,6 +89,10 @@ struct Case {
     /// Set when the server fails on a setting preflight can only warn about
     /// (the warning names the cause): preflight passes with a warning.
     warned_failure: Option<String>,
+    /// Preflight fails only because `--deny-warnings` was given: the server
+    /// starts, the warnings are warnings.
+    #[serde(default)]
+    denied_warnings: bool,
     /// Make a TLS key and certificate for the case (see the module doc).
     #[serde(default)]
     tls: bool,
@@ -541,6 +545,16 @@ fn run_case(name: &str) {
     }
     match (&case.server_blind_spot, &case.warned_failure) {
         _ if case.needs_network.is_some() => {}
+        _ if case.denied_warnings => {
+            assert!(
+                served,
+                "{name}: its warnings are denied, but they are warnings: the server must serve:\n{log_tail}"
+            );
+            assert!(
+                case.preflight_exit == 1 && stdout.contains("Code: preflight::warnings::denied"),
+                "{name}: preflight must fail on the denied warnings, and say so"
+            );
+        }
         (Some(reason), _) => {
             assert!(
                 served,
@@ -657,6 +671,9 @@ real_cases!(
     ogx_worker_provider_missing_module,
     registered_model_all,
     ogx_model_provider_all,
+    starter_distribution_keep_going,
+    ogx_starter_keep_going,
+    declared_package_not_needed_denied,
     yaml_merge_keys,
     yaml_duplicate_key,
     yaml_duplicate_key_last_wrong,
