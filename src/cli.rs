@@ -1,6 +1,7 @@
-//! The command line: `llama-stack preflight --run-yaml <PATH> [options]`, the
-//! pre-commit hook's `llama-stack pre-commit <RUN_YAML>...`, and the generated
-//! `completions` and `man` (see [`generated`]).
+//! The command line: `llama-stack preflight --run-yaml <PATH> [options]`, its
+//! `llama-stack preflight explain CODE` (so that `ogx-preflight explain CODE`
+//! works too), the pre-commit hook's `llama-stack pre-commit <RUN_YAML>...`,
+//! and the generated `completions` and `man` (see [`generated`]).
 //!
 //! The doc comments below are the `--help` text.
 
@@ -23,7 +24,8 @@ pub(crate) const PREFLIGHT_EXAMPLES: &str =
   llama-stack preflight --run-yaml run.yaml --keep-going --deny-warnings --format github
   llama-stack preflight --run-yaml run.yaml --ignore-environment --env-file pod.env --print-config
   llama-stack preflight --run-yaml=run.yaml --exec -- llama stack run run.yaml
-  ogx-preflight --run-yaml=config.yaml --exec -- ogx run config.yaml";
+  ogx-preflight --run-yaml=config.yaml --exec -- ogx run config.yaml
+  llama-stack preflight explain probe::timeout";
 
 /// The exit codes, in `preflight --help` and the man page.
 pub(crate) const EXIT_CODES: &str =
@@ -52,7 +54,13 @@ of them: 0 all valid, 1 a file failed validation, 2 invalid invocation.";
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Validate that every provider in run.yaml will load, without starting the server.
-    #[command(after_help = preflight_after_help())]
+    #[command(
+        after_help = preflight_after_help(),
+        args_conflicts_with_subcommands = true,
+        disable_help_subcommand = true,
+        subcommand_value_name = "SUBCOMMAND",
+        subcommand_negates_reqs = true
+    )]
     Preflight(PreflightArgs),
 
     /// Validate several run.yaml files one after another (the pre-commit hook runs this).
@@ -71,9 +79,12 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct PreflightArgs {
+    #[command(subcommand)]
+    pub(crate) explain: Option<PreflightCommand>,
+
     /// The run.yaml the server will be started with.
-    #[arg(long = "run-yaml", value_name = "PATH")]
-    pub(crate) run_yaml: PathBuf,
+    #[arg(long = "run-yaml", value_name = "PATH", required = true)]
+    pub(crate) run_yaml: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) check: CheckArgs,
@@ -104,6 +115,33 @@ pub(crate) struct PreflightArgs {
     /// termination message (/dev/termination-log). The only file preflight ever writes.
     #[arg(long, value_name = "PATH")]
     pub(crate) termination_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PreflightCommand {
+    /// Explain a diagnostic code (a report's `Code:` line): what it means, what the server
+    /// says, an example and the fix.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
+}
+
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  llama-stack preflight explain preflight::import::module_not_found
+  ogx-preflight explain probe::timeout
+  llama-stack preflight explain --list
+
+Exit codes: 0 the code is known, 2 it is not (the nearest codes are suggested).";
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The code, with or without its `preflight::` prefix.
+    #[arg(value_name = "CODE", required_unless_present = "list")]
+    pub(crate) code: Option<String>,
+
+    /// List every code with the first line of its page.
+    #[arg(long, conflicts_with = "code")]
+    pub(crate) list: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,7 +239,7 @@ mod tests {
             let Command::Preflight(parsed) = Cli::try_parse_from(args).unwrap().command else {
                 panic!("not the preflight command");
             };
-            assert_eq!(parsed.run_yaml, PathBuf::from("a.yaml"));
+            assert_eq!(parsed.run_yaml, Some(PathBuf::from("a.yaml")));
             assert_eq!(parsed.check.timeout, DEFAULT_TIMEOUT_SECS);
         }
     }
@@ -224,6 +262,23 @@ mod tests {
             [PathBuf::from("a/run.yaml"), PathBuf::from("b/run.yaml")]
         );
         assert_eq!(parsed.check.python, Some(PathBuf::from("py")));
+    }
+
+    #[test]
+    fn explain_is_a_command_of_preflight_without_its_options() {
+        let args = ["llama-stack", "preflight", "explain", "probe::timeout"];
+        let Command::Preflight(parsed) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("not the preflight command");
+        };
+        let Some(PreflightCommand::Explain(explain)) = parsed.explain else {
+            panic!("not explain");
+        };
+        assert_eq!(explain.code.as_deref(), Some("probe::timeout"));
+        let err = Cli::try_parse_from(["llama-stack", "preflight", "--run-yaml=a", "explain", "x"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        let err = Cli::try_parse_from(["llama-stack", "preflight"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl PhaseError for ConfigError {
 
     fn details(&self) -> Option<String> {
         match self {
-            ConfigError::Syntax { span: Some(_), .. } => Some(crate::report::text::snippet(self)),
+            ConfigError::Syntax { span: Some(_), .. } => Some(crate::diagnostics::snippet(self)),
             ConfigError::RemovedApi { section, .. } => Some(format!(
                 "ogx removed it from llama-stack's APIs; the server stops at any '{section}' section, an empty one included."
             )),

@@ -9,10 +9,8 @@
 
 use std::fmt;
 
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use serde::Serialize;
-
-use crate::metadata::FieldComparison;
-use crate::spec::RefusedSetting;
 
 /// Where in the validation process a failure happened; the spec's phases plus the
 /// checks that precede them.
@@ -166,6 +164,63 @@ pub(crate) struct Warning {
     pub(crate) mismatch: Option<FieldComparison>,
 }
 
+/// One setting the config class refused (--check-config), where run.yaml
+/// writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct RefusedSetting {
+    /// In the server's notation: `providers.eval[0].config.url`.
+    pub(crate) path: String,
+    /// The 1-based run.yaml line of the setting or, for one that is not
+    /// written (a required setting left out), of the nearest enclosing part.
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for RefusedSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{} (run.yaml line {line}): {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// One compared field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct FieldComparison {
+    pub(crate) file: String,
+    pub(crate) metadata_field: String,
+    pub(crate) field: String,
+    pub(crate) runtime_source: RuntimeSource,
+    pub(crate) metadata_value: String,
+    pub(crate) runtime_value: String,
+}
+
+impl FieldComparison {
+    pub(crate) fn matches(&self) -> bool {
+        self.metadata_value == self.runtime_value
+    }
+}
+
+/// Where a runtime value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RuntimeSource {
+    /// The provider's `get_provider_spec()`.
+    Spec,
+    /// The run.yaml entry.
+    RunYaml,
+}
+
+impl RuntimeSource {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            RuntimeSource::Spec => "get_provider_spec()",
+            RuntimeSource::RunYaml => "run.yaml",
+        }
+    }
+}
+
 /// `text` fit to stand in one line of a report: every line break in it
 /// (`\n`, `\r\n` or a lone `\r`) goes on to a line indented by two spaces.
 /// Provider text (an exception message, a deprecation notice) may hold
@@ -187,6 +242,52 @@ pub(crate) fn indented(text: &str) -> String {
                 format!("  {line}")
             }
         })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A source snippet with the error's labels, without colour, for the details
+/// paragraph of errors that point into run.yaml.
+pub(crate) fn snippet(diagnostic: &dyn Diagnostic) -> String {
+    struct LabelsOnly<'a>(&'a dyn Diagnostic);
+
+    impl std::fmt::Debug for LabelsOnly<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("snippet")
+        }
+    }
+
+    impl std::fmt::Display for LabelsOnly<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("at")
+        }
+    }
+
+    impl std::error::Error for LabelsOnly<'_> {}
+
+    impl Diagnostic for LabelsOnly<'_> {
+        fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+            self.0.source_code()
+        }
+
+        fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+            self.0.labels()
+        }
+    }
+
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::none())
+        .with_width(100)
+        .with_links(false)
+        .with_context_lines(2);
+    let mut out = String::new();
+    if handler
+        .render_report(&mut out, &LabelsOnly(diagnostic))
+        .is_err()
+    {
+        return String::new();
+    }
+    out.lines()
+        .skip_while(|line| !line.contains('['))
         .collect::<Vec<_>>()
         .join("\n")
 }

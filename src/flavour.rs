@@ -143,7 +143,7 @@ impl Flavour {
     }
 
     /// The releases whose provider-loading rules preflight implements, tested
-    /// against the real server (README, "Tested against the real server").
+    /// against the real server (docs/real-server.md).
     pub(crate) fn supported_releases(self) -> &'static str {
         match self {
             Flavour::LlamaStack => "0.4.0 to 0.7.x",

@@ -13,6 +13,7 @@ mod cross_provider;
 mod diagnostics;
 mod effective_config;
 mod environment;
+mod explain;
 mod files;
 mod flavour;
 #[cfg(test)]
@@ -39,7 +40,9 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{CheckArgs, Cli, Command, PreCommitArgs, PreflightArgs, generated};
+use crate::cli::{
+    CheckArgs, Cli, Command, ExplainArgs, PreCommitArgs, PreflightArgs, PreflightCommand, generated,
+};
 use crate::diagnostics::Failure;
 use crate::environment::{Layers, ServerEnvironment};
 use crate::interpreter::{SelectionEnv, VIRTUAL_ENV};
@@ -62,7 +65,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Preflight(args) => preflight(args),
+        Command::Preflight(mut args) => match args.explain.take() {
+            Some(PreflightCommand::Explain(explain)) => explain_code(&explain),
+            None => preflight(args),
+        },
         Command::PreCommit(args) => pre_commit(args),
         Command::Completions { shell } => print_generated(Ok(generated::completions(shell))),
         Command::Man => print_generated(generated::man_page()),
@@ -84,11 +90,19 @@ fn preflight(args: PreflightArgs) -> ExitCode {
         let _ = err.print();
         return ExitCode::from(report::exit::INVALID_INVOCATION);
     }
+    // clap requires --run-yaml whenever `explain` is not given.
+    let Some(run_yaml) = args.run_yaml.clone() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "llama-stack preflight: --run-yaml <PATH> is required"
+        );
+        return ExitCode::from(report::exit::INVALID_INVOCATION);
+    };
     init_tracing(args.check.verbose);
     let server_command = args.exec.then(|| args.command.clone());
     let (result, environment) = check(
         &args.check,
-        args.run_yaml,
+        run_yaml,
         args.format,
         server_command,
         args.print_config,
@@ -110,6 +124,26 @@ fn preflight(args: PreflightArgs) -> ExitCode {
         return report::exec(&args.command, &environment);
     }
     ExitCode::from(code)
+}
+
+/// `llama-stack preflight explain`: the page of a code, or every code with
+/// its summary; an unknown code is an invalid invocation.
+fn explain_code(args: &ExplainArgs) -> ExitCode {
+    let text = match (&args.code, args.list) {
+        (Some(code), false) => match explain::page(code) {
+            Ok(page) => page.to_string(),
+            Err(err) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "llama-stack preflight explain: {err}\n`llama-stack preflight explain --list` lists every code."
+                );
+                return ExitCode::from(report::exit::INVALID_INVOCATION);
+            }
+        },
+        _ => explain::list(),
+    };
+    report::write_stdout(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// `llama-stack pre-commit`: every file is checked, and the worst exit code

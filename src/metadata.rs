@@ -17,7 +17,7 @@ use serde_json::{Map, Value as JsonValue};
 use serde_yaml_ng::Value as YamlValue;
 
 use crate::config::yaml_error_message;
-use crate::diagnostics::Warning;
+use crate::diagnostics::{FieldComparison, RuntimeSource, Warning};
 use crate::files::{self, ReadError};
 
 /// Where the deploy flow puts metadata; used when `--metadata-dir` is absent
@@ -30,25 +30,6 @@ const API_VERSION: &str = "llamastack.io/v1alpha1";
 const KIND: &str = "ProviderPackage";
 /// Metadata files are a few hundred bytes; anything larger is not one.
 const MAX_METADATA_BYTES: u64 = 1024 * 1024;
-
-/// Where a runtime value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum RuntimeSource {
-    /// The provider's `get_provider_spec()`.
-    Spec,
-    /// The run.yaml entry.
-    RunYaml,
-}
-
-impl RuntimeSource {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            RuntimeSource::Spec => "get_provider_spec()",
-            RuntimeSource::RunYaml => "run.yaml",
-        }
-    }
-}
 
 /// One row of the mapping table: a metadata field and its runtime twin.
 pub(crate) struct FieldPair {
@@ -112,23 +93,6 @@ pub(crate) struct Runtime<'a> {
     pub(crate) module: Option<&'a str>,
     /// The fields of the provider's spec.
     pub(crate) spec: &'a Map<String, JsonValue>,
-}
-
-/// One compared field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct FieldComparison {
-    pub(crate) file: String,
-    pub(crate) metadata_field: String,
-    pub(crate) field: String,
-    pub(crate) runtime_source: RuntimeSource,
-    pub(crate) metadata_value: String,
-    pub(crate) runtime_value: String,
-}
-
-impl FieldComparison {
-    pub(crate) fn matches(&self) -> bool {
-        self.metadata_value == self.runtime_value
-    }
 }
 
 /// The outcome for one provider.

@@ -13,12 +13,11 @@
 //! start-up of the provider imports after it must be installed.
 
 use miette::Diagnostic;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::config::ProviderEntry;
-use crate::diagnostics::{Phase, PhaseError, Warning, inline};
+use crate::diagnostics::{Phase, PhaseError, RefusedSetting, Warning, inline};
 use crate::flavour::Flavour;
 use crate::import::{
     DeferredImport, ImportError, ProbeReport, SpecDescription, Step, classify_startup,
@@ -188,27 +187,6 @@ impl PhaseError for SpecError {
         match self {
             SpecError::ConfigInvalid { refused, .. } => refused,
             _ => &[],
-        }
-    }
-}
-
-/// One setting the config class refused (--check-config), where run.yaml
-/// writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct RefusedSetting {
-    /// In the server's notation: `providers.eval[0].config.url`.
-    pub(crate) path: String,
-    /// The 1-based run.yaml line of the setting or, for one that is not
-    /// written (a required setting left out), of the nearest enclosing part.
-    pub(crate) line: Option<usize>,
-    pub(crate) message: String,
-}
-
-impl std::fmt::Display for RefusedSetting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{} (run.yaml line {line}): {}", self.path, self.message),
-            None => write!(f, "{}: {}", self.path, self.message),
         }
     }
 }

@@ -23,11 +23,11 @@ use thiserror::Error;
 
 use crate::config::env::DISABLED_ID;
 use crate::config::{Place, ProviderEntry, RunConfig, Step, locate};
+use crate::diagnostics::RefusedSetting;
 use crate::diagnostics::{Phase, PhaseError, Warning};
 use crate::import::{self, ConfigProblem};
 use crate::interpreter::MIN_QUERY_TIMEOUT;
 use crate::probe::{ChannelError, PyException, Runner};
-use crate::spec::RefusedSetting;
 
 /// The stores the server needs whatever run.yaml serves, in the order it
 /// opens them before the providers.

@@ -30,7 +30,9 @@ pub(crate) fn man_page() -> io::Result<Vec<u8>> {
         .cloned()
         .ok_or_else(|| io::Error::other("the preflight subcommand is not defined"))?
         .name("llama-stack-preflight")
-        .bin_name("llama-stack preflight");
+        .bin_name("llama-stack preflight")
+        // `explain` has no page of its own to point to; SEE ALSO names it.
+        .mut_subcommand("explain", |explain| explain.hide(true));
     // The --help epilogue becomes sections of its own, the examples unfilled.
     let man = clap_mangen::Man::new(preflight.after_help(None::<&str>));
     let mut page = Vec::new();
@@ -46,7 +48,7 @@ pub(crate) fn man_page() -> io::Result<Vec<u8>> {
     Ok(page)
 }
 
-const SEE_ALSO: &str = "llama-stack pre-commit --help; llama-stack completions SHELL; llama stack run; ogx run; ogx-preflight";
+const SEE_ALSO: &str = "llama-stack preflight explain CODE (the page of a diagnostic code); llama-stack pre-commit --help; llama-stack completions SHELL; llama stack run; ogx run; ogx-preflight";
 
 /// `text` as roff body text: backslashes and hyphens escaped, and no line
 /// starting with a control character.

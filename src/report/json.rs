@@ -1,5 +1,5 @@
 //! The JSON report: one document for every outcome, failures included. Field
-//! names are a public contract (documented in the README); bump
+//! names are a public contract (documented in docs/reference.md); bump
 //! [`SCHEMA_VERSION`] when one changes meaning.
 
 use std::io;
@@ -8,14 +8,13 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::ser::{Formatter, PrettyFormatter};
 
-use crate::diagnostics::{Phase, Warning};
+use crate::diagnostics::{Phase, RefusedSetting, Warning};
 use crate::interpreter::{Interpreter, LlamaStackFacts, PythonFacts};
 use crate::metadata::MetadataReport;
 use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::probe::Isolation;
 use crate::report::{exit, exit_code};
 use crate::sandbox::SandboxLayers;
-use crate::spec::RefusedSetting;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 

@@ -3,8 +3,6 @@
 
 use std::fmt::Write as _;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
-
 use crate::diagnostics::{Failure, Phase, indented, inline};
 use crate::interpreter::InterpreterFacts;
 use crate::metadata::MetadataReport;
@@ -319,52 +317,6 @@ fn not_checked_note(result: &PreflightResult) -> String {
         let _ = writeln!(note, "\n{stopped}.");
     }
     note
-}
-
-/// A source snippet with the error's labels, without colour, for the details
-/// paragraph of errors that point into run.yaml.
-pub(crate) fn snippet(diagnostic: &dyn Diagnostic) -> String {
-    struct LabelsOnly<'a>(&'a dyn Diagnostic);
-
-    impl std::fmt::Debug for LabelsOnly<'_> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("snippet")
-        }
-    }
-
-    impl std::fmt::Display for LabelsOnly<'_> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("at")
-        }
-    }
-
-    impl std::error::Error for LabelsOnly<'_> {}
-
-    impl Diagnostic for LabelsOnly<'_> {
-        fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-            self.0.source_code()
-        }
-
-        fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-            self.0.labels()
-        }
-    }
-
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::none())
-        .with_width(100)
-        .with_links(false)
-        .with_context_lines(2);
-    let mut out = String::new();
-    if handler
-        .render_report(&mut out, &LabelsOnly(diagnostic))
-        .is_err()
-    {
-        return String::new();
-    }
-    out.lines()
-        .skip_while(|line| !line.contains('['))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //!   process behind, with the sandbox's kernel layer and without it.
 //! - `bad_input`: inputs made at run time (a FIFO, a 100 MB file, a symlink
 //!   loop, an unreadable file), each with its exit code and exact message.
-//! - `codes`: every diagnostic code is declared once and documented in the README.
+//! - `codes`: every diagnostic code is declared once and has its page in
+//!   `docs/codes/`, whose example a golden file holds; `explain` prints each.
+//! - `links`: the relative links and anchors of README.md and `docs/` resolve.
 //! - `exec`: `--exec` keeps the PID and exit code; failures never run the command.
 //! - `native_fixtures`: the environments of the native-code golden cases, built
 //!   at test time from `testdata/native` and the cached foreign wheels.
@@ -27,6 +29,7 @@ mod bad_input;
 mod cli;
 mod codes;
 mod exec;
+mod links;
 mod native_fixtures;
 mod ogx_home;
 mod pre_commit;
