@@ -7,16 +7,24 @@ starter distribution (run by that environment's Python; see scripts/bench).
       COUNT > 0, the first COUNT of them, or, past their number, more of its
       remote providers under new ids (`openai-2`, ...). `apis:` and the
       vector-store defaults follow what is left.
-  floor RUN_YAML [server]  the floor: this one interpreter does what the
-      server must at least do for each provider of RUN_YAML, once: find its
-      spec in the in-tree registry and import the module that implements it.
-      With `server`, first what the server imports before it reads run.yaml
-      (its core, `<core>.core.stack`, where dependency drift breaks it), and
-      for each provider its config class too, which the server builds the
-      provider's config with: the least any check of what the server
-      checks must import.
+  floor RUN_YAML [server] [STARTUP]  the floor: this one interpreter does
+      what the server must at least do for each provider of RUN_YAML, once:
+      find its spec in the in-tree registry and import the module that
+      implements it. With `server`, first what the server imports before it
+      reads run.yaml (its core, `<core>.core.stack`, where dependency drift
+      breaks it), and for each provider its config class too, which the
+      server builds the provider's config with: the least any check of what
+      the server checks must import. With STARTUP (written by `startup`),
+      then the import statements listed there, as the server's start-up runs
+      them: scripts/bench's ten-provider floor does the same.
+  startup RUN_YAML OUT  writes to OUT, untimed, the import statements the
+      server's start-up of each provider of RUN_YAML runs after importing its
+      module (its entry point's lazy imports, and those of the constructors
+      and initialize() it calls), as the probe's follow_startup finds and runs
+      them: one a line, the module (absolute) and the names imported from it.
 """
 
+import ast
 import importlib
 import importlib.util
 import itertools
@@ -74,24 +82,66 @@ def config(core, leave_out, count, out):
     print(len(enabled))
 
 
-def floor(run_yaml, server):
+def specs(core, run_yaml):
+    """The in-tree spec of each provider of RUN_YAML, in file order."""
     document = yaml.safe_load(pathlib.Path(run_yaml).read_text())
-    core = "ogx" if importlib.util.find_spec("ogx") else "llama_stack"
-    if server:
-        importlib.import_module(f"{core}.core.stack")
     for api, entries in document["providers"].items():
         registry = importlib.import_module(f"{core}.providers.registry.{api}")
-        specs = {spec.provider_type: spec for spec in registry.available_providers()}
-        for entry in entries:
-            spec = specs[entry["provider_type"]]
-            importlib.import_module(spec.module)
-            if server:
-                module, _, name = spec.config_class.rpartition(".")
-                getattr(importlib.import_module(module), name)
+        available = {spec.provider_type: spec for spec in registry.available_providers()}
+        yield from (available[entry["provider_type"]] for entry in entries)
+
+
+def installed_core():
+    return "ogx" if importlib.util.find_spec("ogx") else "llama_stack"
+
+
+def floor(run_yaml, server, startup_list):
+    core = installed_core()
+    if server:
+        importlib.import_module(f"{core}.core.stack")
+    for spec in specs(core, run_yaml):
+        importlib.import_module(spec.module)
+        if server:
+            module, _, name = spec.config_class.rpartition(".")
+            getattr(importlib.import_module(module), name)
+    if startup_list:
+        for statement in pathlib.Path(startup_list).read_text().splitlines():
+            module, *names = statement.split()
+            __import__(module, fromlist=names)
+
+
+def startup(run_yaml, out):
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "probe"))
+    import preflight_probe as probe
+
+    # preflight's own walk of the start-up path, recording the import
+    # statements it runs: the floor replays those alone, not the reading
+    # that found them, which is preflight's work and not the server's.
+    statements = []
+    run_imports = probe.run_imports
+
+    def recorded(function):
+        ran, namespace = run_imports(function)
+        for node in ran:
+            if isinstance(node, ast.Import):
+                statements.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                module = importlib.util.resolve_name("." * node.level + (node.module or ""), namespace["__package__"])
+                statements.append(" ".join([module, *(alias.name for alias in node.names)]))
+        return ran, namespace
+
+    probe.run_imports = recorded
+    for spec in specs(installed_core(), run_yaml):
+        entry = "get_adapter_impl" if probe.is_remote_spec(spec) else "get_provider_impl"
+        probe.follow_startup(spec.module, entry, {})
+    pathlib.Path(out).write_text("".join(f"{statement}\n" for statement in statements))
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "config":
         config(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif sys.argv[1] == "startup":
+        startup(sys.argv[2], sys.argv[3])
     else:
-        floor(sys.argv[2], sys.argv[3:] == ["server"])
+        options = sys.argv[3:]
+        floor(sys.argv[2], "server" in options, next((option for option in options if option != "server"), None))
