@@ -700,4 +700,5 @@ real_cases!(
     external_providers_dir_bad_spec,
     config_key_ignored,
     config_key_corrected,
+    temp_dir_probe_caught,
 );
