@@ -277,7 +277,7 @@ impl Runner {
             if let Some(run) = self.answered.remove(&ticket) {
                 return run.and_then(decode);
             }
-            if self.warm_parent.is_some() {
+            if (self.warm_parent.as_ref()).is_some_and(|warm| !warm.running.is_empty()) {
                 self.read_event();
                 continue;
             }
