@@ -18,9 +18,10 @@ Modes:
   serve OPTIONS      print the interpreter's facts at once, then the server's
                      API layout once its core is imported (two documents; see
                      serve()). With OPTIONS {"fork": true} and forking safe, it
-                     then reads one line per check from stdin ({"timeout",
-                     "mode", "argument"}) and answers it from a forked child, as
-                     if `mode argument` had been run in a fresh interpreter.
+                     then reads one line per check from stdin ({"id",
+                     "timeout", "mode", "argument"}) and answers each from a
+                     forked child, several at once, as if `mode argument` had
+                     been run in a fresh interpreter.
 
 The probe only gathers facts; every verdict is made by the driver. Known
 failures are data ({"result": "error", "kind": ...}); a non-zero exit or a
@@ -106,6 +107,8 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 WRITABLE_DEVICES = {"/dev/null", "/dev/zero", "/dev/full", "/dev/tty"}
 # SQLite's authorizer code for ATTACH, which VACUUM INTO also goes through.
 SQLITE_ATTACH = 24
+# prctl(2): make this process the reaper of its orphaned descendants.
+PR_SET_CHILD_SUBREAPER = 36
 
 
 STDLIB = os.path.dirname(os.__file__) + os.sep
@@ -289,6 +292,7 @@ def answer(mode, argument, result_fd):
     faulthandler.enable()
     check = CHECKS.get(mode)
     request = json.loads(argument) if check and argument else {}
+    adopt_orphans()
     global SANDBOX
     SANDBOX = sandbox = Sandbox(allow_writes=request.get("allow_writes", False))
     before = process_state()
@@ -302,6 +306,10 @@ def answer(mode, argument, result_fd):
         document = {"result": "error", "kind": "probe_failed", "exception": describe_exception(exc)}
     changed = state_changes(before, process_state()) if request else []
     document["sandbox"] = sandbox.report(changed)
+    # What left this process's group is named here; the group is the
+    # supervisor's (the driver's, or the warm parent's) to name and kill.
+    group = os.getpgid(0)
+    document["escaped"] = end_children(lambda process: process[3] == group)
     emit(result_fd, document)
     # Skip atexit handlers and the join of non-daemon threads that provider
     # code may have started: either could keep the process alive.
@@ -315,8 +323,8 @@ def serve(argument):
     to go on (a line on stdin); it ends the run instead (end of file) when it
     found a fault that is certain without llama-stack, which is then never
     imported. Then the API layout, or why llama-stack's own import failed.
-    With forking allowed and safe, the rest is checks: each from a fork of
-    this process, which has imported what they all share."""
+    With forking allowed and safe, the rest is checks (see supervise()):
+    each from a fork of this process, which has imported what they all share."""
     options = json.loads(argument) if argument else {}
     control = take_stdout()
     faulthandler.enable()
@@ -331,12 +339,7 @@ def serve(argument):
     emit(control, layout)
     if layout.get("isolation", {}).get("mode") != "fork":
         EXIT(0)
-    for line in iter(sys.stdin.buffer.readline, b""):
-        try:
-            answered = supervise(json.loads(line), control)
-        except OSError as exc:  # no process or pipe left for the check
-            answered = {"event": "ended", "ending": "not_started", "message": safe_text(str(exc))}
-        emit(control, answered)
+    supervise(control)
     EXIT(0)
 
 
@@ -360,12 +363,14 @@ def warm_up(layout):
             importlib.import_module(registry_module(api))
         except BaseException:  # noqa: BLE001 - the child that needs it meets the same failure
             pass
-    # The sandbox of every check wraps sqlite3.connect; importing it once
-    # here spares each check the import.
-    try:
-        import sqlite3  # noqa: F401
-    except ImportError:
-        pass
+    # The sandbox of every check wraps sqlite3.connect, and every check
+    # adopts its orphans through ctypes; importing them once here spares
+    # each check the imports.
+    for module in ("sqlite3", "ctypes"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
     try:
         threads = len(os.listdir("/proc/self/task"))
     except OSError:
@@ -377,11 +382,43 @@ def warm_up(layout):
     return {"mode": "fork", "reason": None}
 
 
-def supervise(check, control):
-    """Answers one check from a forked child, reported as a process run: how it
-    ended, its result channel ("stdout") and its other output ("stderr"). The
-    child leads its own process group, which is killed when it ends or at the
-    deadline, so nothing it started outlives the check."""
+def supervise(control):
+    """Runs checks in forked children, as many at once as the driver sends:
+    each line on stdin ({"id", "timeout", "mode", "argument"}) starts one at
+    once, and each is answered when it ends as a process run (see
+    ForkedCheck), every event naming the check's id. End of input means the
+    driver wants no more answers: what still runs is killed. This process
+    adopts what a check's child leaves behind when it dies, so that each
+    leftover is named on the check it came from, not on one running beside it."""
+    adopt_orphans()
+    selector = selectors.DefaultSelector()
+    selector.register(0, selectors.EVENT_READ)
+    running, pending = [], b""
+    while True:
+        for key, _ in selector.select(timeout=0.01 if running else None):
+            if key.data is not None:
+                key.data.read(key.fd)
+                continue
+            chunk = os.read(0, 65536)
+            if not chunk:
+                for check in running:
+                    check.kill()
+                return
+            *lines, pending = (pending + chunk).split(b"\n")
+            for request in map(json.loads, filter(None, lines)):
+                try:
+                    running.append(start_check(request, control, selector, running))
+                except OSError as exc:  # no process or pipe left for the check
+                    ended = {"event": "ended", "id": request["id"], "ending": "not_started"}
+                    emit(control, {**ended, "message": safe_text(str(exc))})
+        for check in [check for check in running if check.finished(running)]:
+            running.remove(check)
+            emit(control, check.answer())
+
+
+def start_check(request, control, selector, others):
+    """Forks the child that answers `request` and leads its own process
+    group, and returns the check that supervises it."""
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
     sys.stdout.flush()
@@ -394,66 +431,138 @@ def supervise(check, control):
             os.dup2(null, 0)
             os.dup2(output_w, 1)
             os.dup2(output_w, 2)
-            for fd in (null, output_w, output_r, result_r, control):
+            theirs = [fd for other in others for fd in other.streams]
+            for fd in (null, output_w, output_r, result_r, control, *theirs):
                 os.close(fd)
-            answer(check["mode"], check["argument"], result_w)
+            answer(request["mode"], request["argument"], result_w)
         finally:
             EXIT(70)
     try:
         os.setpgid(pid, pid)
     except OSError:
         pass  # the child did it first, or has already exited
-    emit(control, {"event": "started", "pid": pid})
+    emit(control, {"event": "started", "id": request["id"], "pid": pid})
     os.close(result_w)
     os.close(output_w)
-    streams = {result_r: bytearray(), output_r: bytearray()}
-    dropped = {result_r: 0, output_r: 0}
-    selector = selectors.DefaultSelector()
-    for fd in streams:
-        selector.register(fd, selectors.EVENT_READ)
-    deadline = time.monotonic() + check["timeout"]
-    ending, drain_until, leftovers = None, 0.0, []
-    while ending is None or (selector.get_map() and time.monotonic() < drain_until):
-        for key, _ in selector.select(timeout=0.01):
-            chunk = os.read(key.fd, 65536)
-            if not chunk:
-                selector.unregister(key.fd)
-                continue
-            # Keep the end, as the driver does: that is where the fault shows.
-            streams[key.fd] += chunk
-            if len(streams[key.fd]) > 2 * CAPTURE_LIMIT:
-                dropped[key.fd] += len(streams[key.fd]) - CAPTURE_LIMIT
-                del streams[key.fd][:-CAPTURE_LIMIT]
-        if ending is None:
-            exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            if exited is not None or time.monotonic() >= deadline:
-                leftovers = group_members(pid) if exited is not None else []
-                # Kill the group before reaping, while its id cannot be reused.
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                status = os.waitpid(pid, 0)[1]
-                ending = {"ending": "timed_out"} if exited is None else process_ending(status)
-                drain_until = time.monotonic() + 0.5
-    selector.close()
-    captured = {}
-    for name, fd in (("stdout", result_r), ("stderr", output_r)):
-        os.close(fd)
-        excess = max(0, len(streams[fd]) - CAPTURE_LIMIT)
-        captured[name] = streams[fd][excess:].decode("utf-8", "replace")
-        captured[name + "_dropped"] = dropped[fd] + excess
-    return {"event": "ended", **ending, **captured, "leftovers": leftovers}
+    return ForkedCheck(request, pid, {result_r: "stdout", output_r: "stderr"}, selector)
+
+
+class ForkedCheck:
+    """One check's child, supervised: its process group is killed when the
+    child ends or at the deadline, so nothing it started outlives the check,
+    and its output is kept as the driver keeps a process's (the end of each
+    stream, and how much was dropped)."""
+
+    def __init__(self, request, pid, names, selector):
+        self.id, self.pid, self.names, self.selector = request["id"], pid, names, selector
+        self.streams = {fd: bytearray() for fd in names}
+        self.dropped = {fd: 0 for fd in names}
+        self.open = set(names)
+        for fd in names:
+            selector.register(fd, selectors.EVENT_READ, self)
+        self.deadline = time.monotonic() + request["timeout"]
+        self.ending, self.drain_until, self.leftovers = None, 0.0, []
+
+    def read(self, fd):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            self.selector.unregister(fd)
+            self.open.discard(fd)
+            return
+        # Keep the end, as the driver does: that is where the fault shows.
+        self.streams[fd] += chunk
+        if len(self.streams[fd]) > 2 * CAPTURE_LIMIT:
+            self.dropped[fd] += len(self.streams[fd]) - CAPTURE_LIMIT
+            del self.streams[fd][:-CAPTURE_LIMIT]
+
+    def finished(self, running):
+        """Whether the check is over: its child ended (or ran out of time) and
+        its output was read to the end, or for half a second after."""
+        if self.ending is None:
+            exited = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if exited is None and time.monotonic() < self.deadline:
+                return False
+            self.leftovers = group_members(self.pid) if exited is not None else []
+            status = self.kill()
+            # What the child's death handed to this process came from it alone:
+            # every other running check's child still adopts its own.
+            checks = {check.pid for check in running}
+            self.leftovers += end_children(lambda process: process[0] in checks, unnamed_group=self.pid)
+            self.ending = {"ending": "timed_out"} if exited is None else process_ending(status)
+            self.drain_until = time.monotonic() + 0.5
+        return not self.open or time.monotonic() >= self.drain_until
+
+    def kill(self):
+        """Kills the group before reaping its leader, while its id cannot be reused."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return os.waitpid(self.pid, 0)[1]
+
+    def answer(self):
+        captured = {}
+        for fd, name in self.names.items():
+            if fd in self.open:
+                self.selector.unregister(fd)
+            os.close(fd)
+            excess = max(0, len(self.streams[fd]) - CAPTURE_LIMIT)
+            captured[name] = self.streams[fd][excess:].decode("utf-8", "replace")
+            captured[name + "_dropped"] = self.dropped[fd] + excess
+        return {"event": "ended", "id": self.id, **self.ending, **captured, "leftovers": self.leftovers}
+
+
+def adopt_orphans():
+    """Makes this process the reaper of the orphans among its descendants (a
+    daemon that left in its own session), so that they stay within reach
+    and end_children() can name them; where the system cannot, they go to
+    the driver, which reaps them the same way."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except BaseException:  # noqa: BLE001 - no C library to call: the driver's sweep remains
+        pass
+
+
+def end_children(leave, unnamed_group=None):
+    """Kills and reaps this process's children but those `leave` picks, and
+    the processes they leave in turn (adopted, see adopt_orphans()); returns
+    the names of those that were still running, but for the members of
+    `unnamed_group`, which its leader's supervisor has named already."""
+    me, names = os.getpid(), []
+    for _ in range(20):
+        found = [process for process in process_table() if process[2] == me and not leave(process)]
+        if not found:
+            break
+        for pid, name, _, group, state in found:
+            if state != "Z" and group != unnamed_group:
+                names.append(name)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid, *_ in found:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+    return names
 
 
 def group_members(group):
     """Names of the processes still running in `group`, its leader aside:
-    what a check left behind when it ended. Found by number: a process name
-    is any 15 bytes (not UTF-8, with parentheses or newlines), so the fields
-    are read after its last ")" and the name is shown escaped."""
-    names = []
+    what a check left behind when it ended."""
+    return [name for pid, name, _, member_of, state in process_table() if member_of == group and pid != group and state != "Z"]
+
+
+def process_table():
+    """(pid, name, parent pid, process group, state) of every process, read
+    by number: a process name is any 15 bytes (not UTF-8, with parentheses
+    or newlines), so the fields are read after its last ")" and the name is
+    shown escaped."""
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == group:
+        if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
@@ -461,9 +570,9 @@ def group_members(group):
         except OSError:
             continue
         name, fields = stat[stat.find(b"(") + 1 : stat.rfind(b")")], stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != b"Z" and fields[2] == str(group).encode():
-            names.append("".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in name))
-    return names
+        if len(fields) > 2:
+            shown = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in name)
+            yield int(entry), shown, int(fields[1]), int(fields[2]), fields[0].decode("ascii", "replace")
 
 
 def process_ending(status):

@@ -466,12 +466,19 @@ class WarmParent:
             if line.strip():
                 return json.loads(line)
 
-    def check(self, argument, timeout=30):
-        """Returns the started event and the ended event of one check."""
-        line = json.dumps({"timeout": timeout, "mode": "provider", "argument": argument})
+    def send(self, argument, timeout=30, check_id=0):
+        line = json.dumps({"id": check_id, "timeout": timeout, "mode": "provider", "argument": argument})
         self.process.stdin.write(line.encode() + b"\n")
         self.process.stdin.flush()
+
+    def check(self, argument, timeout=30):
+        """Returns the started event and the ended event of one check."""
+        self.send(argument, timeout)
         return self.next_document(), self.next_document()
+
+    def events(self, count):
+        """The next `count` events, in the order they came."""
+        return [self.next_document() for _ in range(count)]
 
     def close(self):
         self.process.stdin.close()
@@ -568,6 +575,50 @@ class WarmParentTests(unittest.TestCase):
             _, ended = parent.check(request("pf_leaves_sleep", "remote::x"))
         self.assertEqual(ended["leftovers"], ["sleep"])
         self.assertEqual(result_of(ended)["kind"], "get_provider_spec_missing")
+
+    def test_checks_run_side_by_side_and_each_answer_names_its_check(self):
+        self.parent.send(request("pf_hang", "remote::pf_hang"), timeout=3, check_id=7)
+        self.parent.send(request("pf_no_provider_module", "remote::x"), check_id=8)
+        events = self.parent.events(4)
+        self.assertEqual([(e["event"], e["id"]) for e in events], [("started", 7), ("started", 8), ("ended", 8), ("ended", 7)])
+        self.assertEqual(result_of(events[2])["kind"], "import_failed")
+        self.assertEqual(events[3]["ending"], "timed_out")
+
+    def test_a_daemon_is_named_on_its_own_check_not_on_one_beside_it(self):
+        self.parent.send(request("pf_hang", "remote::pf_hang"), timeout=3, check_id=1)
+        self.parent.send(request("pf_daemon", "remote::pf_daemon"), check_id=2)
+        ended = {event["id"]: event for event in self.parent.events(4) if event["event"] == "ended"}
+        self.assertEqual(len(result_of(ended[2])["escaped"]), 1)
+        self.assertEqual((ended[1]["leftovers"], ended[2]["leftovers"]), ([], []))
+
+    def test_what_a_dying_check_hands_over_is_named_on_that_check(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            package = os.path.join(scratch, "pf_dies_leaving_daemon")
+            os.makedirs(package)
+            with open(os.path.join(package, "__init__.py"), "w") as handle:
+                handle.write(
+                    "import os, time\n"
+                    "if os.fork() == 0:\n"
+                    "    os.setsid()\n"
+                    "    if os.fork() == 0:\n"
+                    "        os.execvp('sleep', ['sleep', '30'])\n"
+                    "    os._exit(0)\n"
+                    "time.sleep(0.5)\n"
+                    "os._exit(0)\n"
+                )
+            parent = WarmParent(env={"PYTHONPATH": scratch})
+            self.addCleanup(parent.stop)
+            parent.send(request("pf_hang", "remote::pf_hang"), timeout=3, check_id=1)
+            parent.send(request("pf_dies_leaving_daemon", "remote::x"), check_id=2)
+            ended = {event["id"]: event for event in parent.events(4) if event["event"] == "ended"}
+        self.assertEqual((ended[2]["ending"], ended[2]["code"], ended[2]["leftovers"]), ("exited", 0, ["sleep"]))
+        self.assertEqual(ended[1]["leftovers"], [])
+
+    def test_the_end_of_input_kills_the_checks_still_running(self):
+        self.parent.send(request("pf_hang", "remote::pf_hang"), timeout=60, check_id=3)
+        started = self.parent.next_document()
+        self.assertEqual(self.parent.close(), 0)
+        self.assertFalse(process_exists(started["pid"]))
 
     def test_any_process_name_is_reported_escaped(self):
         # A group whose member names itself with bytes that are not UTF-8, ")" and a newline.

@@ -7,21 +7,25 @@ starter distribution (run by that environment's Python; see scripts/bench).
       COUNT > 0, the first COUNT of them, or, past their number, more of its
       remote providers under new ids (`openai-2`, ...). `apis:` and the
       vector-store defaults follow what is left.
-  floor RUN_YAML [server] [STARTUP]  the floor: this one interpreter does
-      what the server must at least do for each provider of RUN_YAML, once:
-      find its spec in the in-tree registry and import the module that
-      implements it. With `server`, first what the server imports before it
-      reads run.yaml (its core, `<core>.core.stack`, where dependency drift
-      breaks it), and for each provider its config class too, which the
-      server builds the provider's config with: the least any check of what
-      the server checks must import. With STARTUP (written by `startup`),
-      then the import statements listed there, as the server's start-up runs
-      them: scripts/bench's ten-provider floor does the same.
+  floor RUN_YAML [server] [STARTUP] [only=N]  the floor: this one
+      interpreter does what the server must at least do for each provider of
+      RUN_YAML, once: find its spec (a `module:` provider's by importing
+      `<module>.provider` and calling get_provider_spec(), an in-tree one's in
+      its registry) and import the module that implements it. With `server`,
+      first what the server imports before it reads run.yaml (its core,
+      `<core>.core.stack`, where dependency drift breaks it), and for each
+      provider its config class too, which the server builds the provider's
+      config with: the least any check of what the server checks must
+      import. With STARTUP (written by `startup`), then the import statements
+      listed there, as the server's start-up runs them. With only=N, the
+      provider at position N (from 0) alone: scripts/bench's naive loop runs
+      one interpreter so for each.
   startup RUN_YAML OUT  writes to OUT, untimed, the import statements the
       server's start-up of each provider of RUN_YAML runs after importing its
       module (its entry point's lazy imports, and those of the constructors
       and initialize() it calls), as the probe's follow_startup finds and runs
-      them: one a line, the module (absolute) and the names imported from it.
+      them: one a line, the provider's position, the module (absolute) and
+      the names imported from it.
 """
 
 import ast
@@ -82,56 +86,75 @@ def config(core, leave_out, count, out):
     print(len(enabled))
 
 
-def specs(core, run_yaml):
-    """The in-tree spec of each provider of RUN_YAML, in file order."""
+def the_probe():
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "probe"))
+    import preflight_probe
+
+    return preflight_probe
+
+
+def specs(core, run_yaml, only=None):
+    """The position and spec of each provider of RUN_YAML, in file order
+    (only the one at position `only`, if given)."""
     document = yaml.safe_load(pathlib.Path(run_yaml).read_text())
-    for api, entries in document["providers"].items():
-        registry = importlib.import_module(f"{core}.providers.registry.{api}")
-        available = {spec.provider_type: spec for spec in registry.available_providers()}
-        yield from (available[entry["provider_type"]] for entry in entries)
+    entries = [(api, entry) for api, listed in document["providers"].items() for entry in listed]
+    for position, (api, entry) in enumerate(entries):
+        if only is not None and position != only:
+            continue
+        if entry.get("module"):
+            # The server's reading of `module:` (the probe's import_name),
+            # without the probe: the floors import nothing of preflight's.
+            provider = importlib.import_module(entry["module"].split("==")[0] + ".provider")
+            returned = provider.get_provider_spec()
+            returned = returned if isinstance(returned, list) else [returned]
+            yield position, next(spec for spec in returned if spec.provider_type == entry["provider_type"])
+        else:
+            registry = importlib.import_module(f"{core}.providers.registry.{api}")
+            available = {spec.provider_type: spec for spec in registry.available_providers()}
+            yield position, available[entry["provider_type"]]
 
 
 def installed_core():
     return "ogx" if importlib.util.find_spec("ogx") else "llama_stack"
 
 
-def floor(run_yaml, server, startup_list):
+def floor(run_yaml, server, startup_list, only):
     core = installed_core()
     if server:
         importlib.import_module(f"{core}.core.stack")
-    for spec in specs(core, run_yaml):
+    for _, spec in specs(core, run_yaml, only):
         importlib.import_module(spec.module)
         if server:
             module, _, name = spec.config_class.rpartition(".")
             getattr(importlib.import_module(module), name)
     if startup_list:
         for statement in pathlib.Path(startup_list).read_text().splitlines():
-            module, *names = statement.split()
-            __import__(module, fromlist=names)
+            position, module, *names = statement.split()
+            if only is None or int(position) == only:
+                __import__(module, fromlist=names)
 
 
 def startup(run_yaml, out):
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "probe"))
-    import preflight_probe as probe
-
+    probe = the_probe()
     # preflight's own walk of the start-up path, recording the import
     # statements it runs: the floor replays those alone, not the reading
     # that found them, which is preflight's work and not the server's.
     statements = []
     run_imports = probe.run_imports
+    position = 0
 
     def recorded(function):
         ran, namespace = run_imports(function)
         for node in ran:
             if isinstance(node, ast.Import):
-                statements.extend(alias.name for alias in node.names)
+                statements.extend(f"{position} {alias.name}" for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
                 module = importlib.util.resolve_name("." * node.level + (node.module or ""), namespace["__package__"])
-                statements.append(" ".join([module, *(alias.name for alias in node.names)]))
+                statements.append(" ".join([str(position), module, *(alias.name for alias in node.names)]))
         return ran, namespace
 
     probe.run_imports = recorded
-    for spec in specs(installed_core(), run_yaml):
+    for position, spec in specs(installed_core(), run_yaml):
         entry = "get_adapter_impl" if probe.is_remote_spec(spec) else "get_provider_impl"
         probe.follow_startup(spec.module, entry, {})
     pathlib.Path(out).write_text("".join(f"{statement}\n" for statement in statements))
@@ -144,4 +167,6 @@ if __name__ == "__main__":
         startup(sys.argv[2], sys.argv[3])
     else:
         options = sys.argv[3:]
-        floor(sys.argv[2], "server" in options, next((option for option in options if option != "server"), None))
+        only = next((int(option[5:]) for option in options if option.startswith("only=")), None)
+        startup_list = next((option for option in options if option != "server" and not option.startswith("only=")), None)
+        floor(sys.argv[2], "server" in options, startup_list, only)

@@ -185,6 +185,14 @@ pub(crate) struct CheckArgs {
     #[arg(long)]
     pub(crate) no_fork: bool,
 
+    /// How many providers are checked at once, each in its own fork of the warm interpreter.
+    /// Fresh interpreters (--no-fork, or forking unsafe) run one at a time. The report is the
+    /// same whatever N is. Default: the CPUs preflight may use (its affinity and cgroup
+    /// quota), at most 4.
+    #[arg(long, short = 'j', value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: Option<u16>,
+
     /// Time limit for each provider's check, in seconds (the interpreter query gets at least 15).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -217,6 +225,23 @@ pub(crate) struct CheckArgs {
     /// Log what preflight does to stderr (repeat for more detail).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+}
+
+/// The most forked checks run at once by default: past this, the start-up
+/// imports every check repeats cost more memory than they save time.
+const MAX_DEFAULT_JOBS: usize = 4;
+
+impl CheckArgs {
+    /// How many forked checks run at once: `--jobs`, else the CPUs this
+    /// process may use, up to [`MAX_DEFAULT_JOBS`].
+    pub(crate) fn jobs(&self) -> usize {
+        match self.jobs {
+            Some(jobs) => usize::from(jobs),
+            None => std::thread::available_parallelism()
+                .map_or(1, std::num::NonZero::get)
+                .min(MAX_DEFAULT_JOBS),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::diagnostics::{Phase, PhaseError, indented, inline};
 use crate::flavour::Flavour;
 use crate::installed::requirement_providing;
 use crate::interpreter::LlamaStackFacts;
-use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner};
+use crate::probe::{ChannelError, LoaderFailure, Probed, PyException, Runner, Ticket};
 use crate::subprocess::signal_name;
 
 /// The default per-provider time limit. Fail-fast means at most one provider
@@ -689,9 +689,8 @@ fn renamed(built_for: Flavour, release: &str) -> String {
 }
 
 /// Runs the probe for one entry and returns what it saw, or the import-phase
-/// failure, for the installed `server`. `spec_file` is the file in
-/// external_providers_dir whose spec the server uses for an entry without
-/// `module:`, when there is one.
+/// failure, for the installed `server`: [`submit_provider`], then
+/// [`provider_answer`].
 pub(crate) fn probe_provider(
     runner: &mut Runner,
     entry: &ProviderEntry,
@@ -700,6 +699,20 @@ pub(crate) fn probe_provider(
     settings: CheckSettings,
     spec_file: Option<&str>,
 ) -> Result<(ProbeReport, Duration), ImportError> {
+    let ticket = submit_provider(runner, entry, registry_only, settings, spec_file);
+    provider_answer(runner, ticket, entry, server, settings.timeout)
+}
+
+/// Hands the probe's check of one entry to `runner`. `spec_file` is the
+/// file in external_providers_dir whose spec the server uses for an entry
+/// without `module:`, when there is one.
+pub(crate) fn submit_provider(
+    runner: &mut Runner,
+    entry: &ProviderEntry,
+    registry_only: bool,
+    settings: CheckSettings,
+    spec_file: Option<&str>,
+) -> Ticket {
     let timeout = settings.timeout;
     let request = ProviderRequest {
         provider_id: entry.provider_id.as_deref(),
@@ -714,8 +727,20 @@ pub(crate) fn probe_provider(
         spec_file,
     };
     let request = serde_json::to_string(&request).expect("a request of strings serialises");
+    runner.submit("provider", request, timeout)
+}
+
+/// What the check of `entry` submitted for `ticket` saw, or the import-phase
+/// failure, for the installed `server`.
+pub(crate) fn provider_answer(
+    runner: &mut Runner,
+    ticket: Ticket,
+    entry: &ProviderEntry,
+    server: &LlamaStackFacts,
+    timeout: Duration,
+) -> Result<(ProbeReport, Duration), ImportError> {
     let probed = runner
-        .check::<ProviderDocument>("provider", &request, timeout)
+        .wait::<ProviderDocument>(ticket)
         .map_err(|err| channel_error(err, timeout))?;
     interpret(entry, probed, server)
 }

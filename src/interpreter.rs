@@ -559,9 +559,13 @@ impl Starting {
     }
 
     /// Lets the interpreter import llama-stack's core, waits for its layout and returns the complete facts with the
-    /// runner that will check each provider: this warm parent when forking was
-    /// allowed and it finds forking safe, else fresh interpreters.
-    pub(crate) fn finish(self) -> Result<(InterpreterFacts, Runner), InterpreterError> {
+    /// runner that will check each provider: this warm parent, forking up to
+    /// `jobs` checks at once, when forking was allowed and it finds forking
+    /// safe, else fresh interpreters.
+    pub(crate) fn finish(
+        self,
+        jobs: usize,
+    ) -> Result<(InterpreterFacts, Runner), InterpreterError> {
         let Starting {
             mut facts,
             mut parent,
@@ -578,8 +582,11 @@ impl Starting {
         (facts.llama_stack.layout, facts.isolation) =
             interpret_layout(path, facts.llama_stack.distribution, document)?;
         let runner = if facts.isolation.mode == IsolationMode::Fork {
-            tracing::info!("each provider is checked in a fork of one warm interpreter");
-            parent.into_runner()
+            tracing::info!(
+                jobs,
+                "each provider is checked in a fork of one warm interpreter"
+            );
+            parent.into_runner(jobs)
         } else {
             tracing::info!(
                 reason = facts.isolation.reason.as_deref().unwrap_or_default(),

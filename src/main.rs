@@ -193,6 +193,7 @@ fn check(
         timeout: Duration::from_secs(args.timeout),
         allow_writes: args.allow_writes,
         fork: !args.no_fork,
+        jobs: args.jobs(),
         kernel_sandbox: env::var_os(sandbox::KERNEL_SANDBOX_SWITCH)
             .is_none_or(|value| value != "off"),
         check_config: args.check_config,

@@ -50,7 +50,7 @@ use crate::import::{self, Attempt, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv, Starting};
 use crate::metadata::{self, MetadataReport};
 use crate::native;
-use crate::probe::{Launch, Runner};
+use crate::probe::{Launch, Runner, Ticket};
 use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
 use crate::stack_config::{self, StackFacts};
@@ -93,6 +93,8 @@ pub(crate) struct Options {
     pub(crate) metadata_dir: Option<PathBuf>,
     /// Check providers in forks of one warm interpreter when that is safe.
     pub(crate) fork: bool,
+    /// How many forked checks run at once.
+    pub(crate) jobs: usize,
     /// Confine the probe processes with the kernel's help where it offers it
     /// (the audit hook confines them in any case).
     pub(crate) kernel_sandbox: bool,
@@ -346,7 +348,7 @@ fn run_phases(
             return result.failed(failure);
         }
     }
-    let (facts, mut runner) = match starting.finish() {
+    let (facts, mut runner) = match starting.finish(options.jobs) {
         Ok(finished) => finished,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
@@ -392,38 +394,48 @@ fn run_phases(
         run_yaml: text,
         stack: &stack,
     };
-    let providers = std::mem::take(&mut config.providers);
-    let total = providers.len();
+    let total = config.providers.len();
+    // Every check is submitted before any answer is taken, so that the
+    // runner runs them side by side; the answers are taken in file order.
+    let turns: Vec<Turn> = (std::mem::take(&mut config.providers)
+        .into_iter()
+        .enumerate())
+    .map(
+        |(index, entry)| match early.get_mut(index).and_then(|found| found.fault.take()) {
+            Some((provider, failure)) => Turn::FoundBeforeImport(provider, failure),
+            None => Turn::Check(submit_check(entry, shadowed[index], &mut runner, &inputs)),
+        },
+    )
+    .collect();
     // Each failure with the index of the provider it concerns, if one.
     let mut found: Vec<(Option<usize>, Failure)> = Vec::new();
-    for (index, entry) in providers.into_iter().enumerate() {
+    for (index, turn) in turns.into_iter().enumerate() {
         if !options.keep_going && !found.is_empty() {
-            result
-                .providers
-                .push(not_checked(entry, facts.llama_stack.distribution));
+            result.providers.push(not_checked(
+                turn.into_entry(),
+                facts.llama_stack.distribution,
+            ));
             continue;
         }
+        let entry = turn.entry();
         progress(Step::Provider {
             api: &entry.api,
             provider_id: &entry.display_id(),
             position: index + 1,
             total,
         });
-        let before_import = early.get_mut(index).map(std::mem::take).unwrap_or_default();
-        result.warnings.extend(before_import.warnings);
-        let (provider, failure) = match before_import.fault {
-            Some((provider, failure)) => (provider, Some(failure)),
-            None => check_provider(
-                entry,
-                shadowed[index],
-                &mut runner,
-                &inputs,
-                &mut result.warnings,
-            ),
+        if let Some(before_import) = early.get_mut(index) {
+            result.warnings.append(&mut before_import.warnings);
+        }
+        let (provider, failure) = match turn {
+            Turn::FoundBeforeImport(provider, failure) => (provider, Some(failure)),
+            Turn::Check(check) => check_provider(check, &mut runner, &inputs, &mut result.warnings),
         };
         found.extend(failure.map(|failure| (Some(index), failure)));
         result.providers.push(provider);
     }
+    // What still runs after a failure (failing fast) is not waited for.
+    drop(runner);
     let scanned = native.stats();
     tracing::info!(
         distributions = scanned.distributions,
@@ -600,16 +612,45 @@ struct CheckInputs<'a> {
     stack: &'a StackFacts,
 }
 
-fn check_provider(
+/// One provider's place in the checks: a fault found before llama-stack
+/// was imported, or its check, submitted.
+enum Turn {
+    FoundBeforeImport(ProviderResult, Failure),
+    Check(SubmittedCheck),
+}
+
+impl Turn {
+    fn entry(&self) -> &ProviderEntry {
+        match self {
+            Turn::FoundBeforeImport(provider, _) => &provider.entry,
+            Turn::Check(check) => &check.result.entry,
+        }
+    }
+
+    fn into_entry(self) -> ProviderEntry {
+        match self {
+            Turn::FoundBeforeImport(provider, _) => provider.entry,
+            Turn::Check(check) => check.result.entry,
+        }
+    }
+}
+
+/// A provider's check between its submission and its answer: the result so
+/// far, and the probe's check, unless the server never imports the entry.
+struct SubmittedCheck {
+    result: ProviderResult,
+    shadowed: bool,
+    ticket: Option<Ticket>,
+}
+
+fn submit_check(
     entry: ProviderEntry,
     shadowed: bool,
     runner: &mut Runner,
     inputs: &CheckInputs,
-    warnings: &mut Vec<Warning>,
-) -> (ProviderResult, Option<Failure>) {
-    let facts = inputs.facts;
+) -> SubmittedCheck {
     let mut result = ProviderResult {
-        module: default_module(&entry, facts.llama_stack.distribution),
+        module: default_module(&entry, inputs.facts.llama_stack.distribution),
         status: ProviderStatus::Passed,
         duration: None,
         spec: None,
@@ -617,19 +658,53 @@ fn check_provider(
         entry,
     };
     let entry = &result.entry;
-    if let Some(disabled) = entry.disabled.filter(|_| !entry.is_imported()) {
-        result.status = ProviderStatus::Skipped(disabled);
-        return (result, None);
+    let ticket = match entry.disabled.filter(|_| !entry.is_imported()) {
+        Some(disabled) => {
+            result.status = ProviderStatus::Skipped(disabled);
+            None
+        }
+        None => {
+            // Like a disabled entry's, a shadowed entry's spec is only looked up.
+            let registry_only = entry.disabled.is_some() || shadowed;
+            let spec_file = inputs.stack.spec_file(entry);
+            Some(import::submit_provider(
+                runner,
+                entry,
+                registry_only,
+                inputs.settings,
+                spec_file,
+            ))
+        }
+    };
+    SubmittedCheck {
+        result,
+        shadowed,
+        ticket,
     }
-    // Like a disabled entry's, a shadowed entry's spec is only looked up.
-    let registry_only = entry.disabled.is_some() || shadowed;
-    let probed = import::probe_provider(
+}
+
+fn check_provider(
+    check: SubmittedCheck,
+    runner: &mut Runner,
+    inputs: &CheckInputs,
+    warnings: &mut Vec<Warning>,
+) -> (ProviderResult, Option<Failure>) {
+    let facts = inputs.facts;
+    let SubmittedCheck {
+        mut result,
+        shadowed,
+        ticket,
+    } = check;
+    let Some(ticket) = ticket else {
+        return (result, None);
+    };
+    let entry = &result.entry;
+    let probed = import::provider_answer(
         runner,
+        ticket,
         entry,
-        registry_only,
         &facts.llama_stack,
-        inputs.settings,
-        inputs.stack.spec_file(entry),
+        inputs.settings.timeout,
     );
     let report: ProbeReport = match probed {
         Ok((report, elapsed)) => {

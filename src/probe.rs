@@ -25,6 +25,7 @@
 //! parent says forking is unsafe (threads running after the shared imports),
 //! when the platform cannot fork, or with `--no-fork`.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -180,11 +181,45 @@ pub(crate) struct Launch {
     pub(crate) environment: Arc<[(OsString, OsString)]>,
 }
 
-/// Runs probe checks for one interpreter, warm when it can.
+/// Runs probe checks for one interpreter, warm when it can. Checks are
+/// submitted, each for a [`Ticket`], and their answers waited for in any
+/// order; a warm runner keeps up to `jobs` of them running at once, each in
+/// its own forked child, so that a caller that submits every check first and
+/// then waits for each in turn gets them in its order while they run side by
+/// side. Fresh interpreters run one at a time, when waited for.
 pub(crate) struct Runner {
     python: PathBuf,
     launch: Launch,
-    warm_parent: Option<Session>,
+    warm_parent: Option<WarmChecks>,
+    /// Submitted, not yet sent to the warm parent or run.
+    queued: VecDeque<Request>,
+    answered: BTreeMap<Ticket, Result<ChildRun, ChannelError>>,
+    next_ticket: u64,
+}
+
+/// A submitted check, to be waited for with [`Runner::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Ticket(u64);
+
+struct Request {
+    ticket: Ticket,
+    mode: &'static str,
+    argument: String,
+    timeout: Duration,
+}
+
+/// The warm parent and the checks it is running for this runner.
+struct WarmChecks {
+    session: Session,
+    jobs: usize,
+    running: Vec<RunningCheck>,
+}
+
+struct RunningCheck {
+    request: Request,
+    sent: Instant,
+    /// The process group of its child, once the parent said it started.
+    group: Option<u32>,
 }
 
 impl Runner {
@@ -195,28 +230,160 @@ impl Runner {
             python: python.to_path_buf(),
             launch,
             warm_parent: None,
+            queued: VecDeque::new(),
+            answered: BTreeMap::new(),
+            next_ticket: 0,
         }
     }
 
-    /// Runs `mode argument` as the probe would in a fresh interpreter.
+    /// Runs `mode argument` as the probe would in a fresh interpreter, and
+    /// waits for its answer.
     pub(crate) fn check<T: DeserializeOwned>(
         &mut self,
-        mode: &str,
-        argument: &str,
+        mode: &'static str,
+        argument: String,
         timeout: Duration,
     ) -> Result<Probed<T>, ChannelError> {
-        let Some(parent) = self.warm_parent.as_mut() else {
-            return run(&self.python, &[mode, argument], timeout, &self.launch);
-        };
-        match check_in_fork(parent, mode, argument, timeout) {
-            Ok(answered) => answered,
-            Err(lost) => {
-                // Whatever ended the parent ended this check; later checks start
-                // fresh interpreters.
-                tracing::info!("the warm parent stopped answering; continuing without it");
-                let parent = self.warm_parent.take().expect("checked above");
-                decode(parent.finish(lost, Captured::default()))
+        let ticket = self.submit(mode, argument, timeout);
+        self.wait(ticket)
+    }
+
+    /// Hands `mode argument` to the runner; a warm runner starts it at once
+    /// if fewer than its `jobs` checks are running.
+    pub(crate) fn submit(
+        &mut self,
+        mode: &'static str,
+        argument: String,
+        timeout: Duration,
+    ) -> Ticket {
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        self.queued.push_back(Request {
+            ticket,
+            mode,
+            argument,
+            timeout,
+        });
+        self.send_queued();
+        ticket
+    }
+
+    /// The answer to the check of `ticket`, decoded as `T`.
+    pub(crate) fn wait<T: DeserializeOwned>(
+        &mut self,
+        ticket: Ticket,
+    ) -> Result<Probed<T>, ChannelError> {
+        loop {
+            if let Some(run) = self.answered.remove(&ticket) {
+                return run.and_then(decode);
             }
+            if (self.warm_parent.as_ref()).is_some_and(|warm| !warm.running.is_empty()) {
+                self.read_event();
+                continue;
+            }
+            let Some(request) = self.queued.pop_front() else {
+                let unknown = std::io::Error::other("no check was submitted for this ticket");
+                return Err(ChannelError::Spawn(unknown));
+            };
+            let args = [request.mode, request.argument.as_str()];
+            let command = probe_command(&self.python, &args, request.timeout, &self.launch);
+            let run = subprocess::run(&command).map_err(ChannelError::Spawn);
+            self.answered.insert(request.ticket, run);
+        }
+    }
+
+    /// Sends queued checks to the warm parent while it runs fewer than its jobs.
+    fn send_queued(&mut self) {
+        let Some(warm) = self.warm_parent.as_mut() else {
+            return;
+        };
+        while warm.running.len() < warm.jobs {
+            let Some(request) = self.queued.pop_front() else {
+                return;
+            };
+            let line = serde_json::json!({
+                "id": request.ticket.0,
+                "timeout": request.timeout.as_secs_f64(),
+                "mode": request.mode,
+                "argument": request.argument,
+            });
+            let sent = warm.session.send(&line.to_string());
+            warm.running.push(RunningCheck {
+                request,
+                sent: Instant::now(),
+                group: None,
+            });
+            if sent.is_err() {
+                return self.lose_warm_parent(Next::Closed);
+            }
+        }
+    }
+
+    /// Reads what the warm parent says next about its checks, waiting no
+    /// longer than the first running check's deadline and some grace.
+    fn read_event(&mut self) {
+        let Some(warm) = self.warm_parent.as_mut() else {
+            return;
+        };
+        let deadline = (warm.running.iter())
+            .map(|check| check.sent + check.request.timeout + WARM_PARENT_GRACE)
+            .min()
+            .unwrap_or_else(|| Instant::now() + WARM_PARENT_GRACE);
+        let line = match warm.session.next_line(deadline) {
+            Next::Line(line) => line,
+            lost => return self.lose_warm_parent(lost),
+        };
+        if line.trim().is_empty() {
+            return;
+        }
+        match serde_json::from_str::<WarmEvent>(&line) {
+            Ok(WarmEvent::Started { id, pid }) => {
+                if let Some(check) = warm
+                    .running
+                    .iter_mut()
+                    .find(|check| check.request.ticket.0 == id)
+                {
+                    check.group = Some(pid);
+                }
+            }
+            Ok(WarmEvent::Ended { id, run }) => {
+                let Some(at) = warm
+                    .running
+                    .iter()
+                    .position(|check| check.request.ticket.0 == id)
+                else {
+                    tracing::debug!(id, "the warm parent ended a check it was not running");
+                    return;
+                };
+                let check = warm.running.remove(at);
+                self.answered
+                    .insert(check.request.ticket, run.into_child_run(check.sent));
+                self.send_queued();
+            }
+            Err(err) => tracing::debug!(%err, "ignored a line from the warm parent"),
+        }
+    }
+
+    /// Ends a warm parent that stopped answering (`how`: it closed its
+    /// output or missed a deadline). Whatever ended it cannot be pinned on
+    /// one of the checks it was running, so each of them runs again in a
+    /// fresh interpreter, before those still queued; so do all later checks.
+    fn lose_warm_parent(&mut self, how: Next) {
+        let Some(warm) = self.warm_parent.take() else {
+            return;
+        };
+        tracing::info!(
+            ?how,
+            "the warm parent stopped answering; its checks run again in fresh interpreters"
+        );
+        for check in &warm.running {
+            if let Some(group) = check.group {
+                subprocess::kill_group(group);
+            }
+        }
+        let _ = warm.session.finish(how, Captured::default());
+        for check in warm.running.into_iter().rev() {
+            self.queued.push_front(check.request);
         }
     }
 }
@@ -297,13 +464,15 @@ impl WarmParent {
         self.session.send("")
     }
 
-    /// The runner that forks this parent for every check.
-    pub(crate) fn into_runner(self) -> Runner {
-        Runner {
-            python: self.python,
-            launch: self.launch,
-            warm_parent: Some(self.session),
-        }
+    /// The runner that forks this parent for every check, `jobs` at once.
+    pub(crate) fn into_runner(self, jobs: usize) -> Runner {
+        let mut runner = Runner::fresh(&self.python, self.launch);
+        runner.warm_parent = Some(WarmChecks {
+            session: self.session,
+            jobs: jobs.max(1),
+            running: Vec::new(),
+        });
+        runner
     }
 }
 
@@ -312,12 +481,19 @@ impl WarmParent {
 #[derive(Debug, Deserialize)]
 enum NotADocument {}
 
-/// What the warm parent says about one check.
+/// What the warm parent says about one check, named by its ticket.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum WarmEvent {
-    Started { pid: u32 },
-    Ended(ForkedRun),
+    Started {
+        id: u64,
+        pid: u32,
+    },
+    Ended {
+        id: u64,
+        #[serde(flatten)]
+        run: ForkedRun,
+    },
 }
 
 /// How a forked check ended, in [`ChildRun`]'s terms.
@@ -335,82 +511,40 @@ struct ForkedRun {
     stderr: String,
     #[serde(default)]
     stderr_dropped: u64,
-    /// Processes left in the check's process group after it ended.
+    /// Processes left in the check's process group after it ended, and those
+    /// its child's death handed to the warm parent.
     #[serde(default)]
     leftovers: Vec<String>,
 }
 
-/// Sends one check to the warm parent and waits for its answer; `Err` is how
-/// the parent stopped answering.
-fn check_in_fork<T: DeserializeOwned>(
-    parent: &mut Session,
-    mode: &str,
-    argument: &str,
-    timeout: Duration,
-) -> Result<Result<Probed<T>, ChannelError>, Next> {
-    let started = Instant::now();
-    let request = serde_json::json!({
-        "timeout": timeout.as_secs_f64(),
-        "mode": mode,
-        "argument": argument,
-    });
-    if parent.send(&request.to_string()).is_err() {
-        return Err(Next::Closed);
-    }
-    let deadline = started + timeout + WARM_PARENT_GRACE;
-    let mut child_group = None;
-    loop {
-        let next = parent.next_line(deadline);
-        let Next::Line(line) = next else {
-            if let Some(group) = child_group {
-                subprocess::kill_group(group);
+impl ForkedRun {
+    /// The run of a check sent at `sent`, or why it could not start.
+    fn into_child_run(mut self, sent: Instant) -> Result<ChildRun, ChannelError> {
+        // What escaped even the warm parent was handed to this process.
+        self.leftovers.extend(subprocess::end_leftovers(None));
+        let ending = match (self.ending.as_str(), self.code, self.signal) {
+            ("exited", Some(code), _) => Ending::Exited(code),
+            ("signalled", _, Some(signal)) => Ending::Signalled(signal),
+            ("timed_out", _, _) => Ending::TimedOut,
+            _ => {
+                let reason = self.message.unwrap_or(self.ending);
+                return Err(ChannelError::Spawn(std::io::Error::other(reason)));
             }
-            return Err(next);
         };
-        match serde_json::from_str::<WarmEvent>(&line) {
-            Ok(WarmEvent::Started { pid }) => child_group = Some(pid),
-            Ok(WarmEvent::Ended(mut forked)) => {
-                // A daemon that left the check's group was handed to this process.
-                forked.leftovers.extend(subprocess::end_leftovers(None));
-                let ending = match (forked.ending.as_str(), forked.code, forked.signal) {
-                    ("exited", Some(code), _) => Ending::Exited(code),
-                    ("signalled", _, Some(signal)) => Ending::Signalled(signal),
-                    ("timed_out", _, _) => Ending::TimedOut,
-                    _ => {
-                        let reason = forked.message.unwrap_or(forked.ending);
-                        return Ok(Err(ChannelError::Spawn(std::io::Error::other(reason))));
-                    }
-                };
-                return Ok(decode(ChildRun {
-                    ending,
-                    stdout: Captured {
-                        bytes: forked.stdout.into_bytes(),
-                        dropped: forked.stdout_dropped,
-                    },
-                    stderr: Captured {
-                        bytes: forked.stderr.into_bytes(),
-                        dropped: forked.stderr_dropped,
-                    },
-                    elapsed: started.elapsed(),
-                    leftovers: forked.leftovers,
-                }));
-            }
-            Err(err) => tracing::debug!(%err, "ignored a line from the warm parent"),
-        }
+        Ok(ChildRun {
+            ending,
+            stdout: Captured {
+                bytes: self.stdout.into_bytes(),
+                dropped: self.stdout_dropped,
+            },
+            stderr: Captured {
+                bytes: self.stderr.into_bytes(),
+                dropped: self.stderr_dropped,
+            },
+            elapsed: sent.elapsed(),
+            leftovers: self.leftovers,
+        })
     }
-}
-
-/// Runs the probe in `python` with `args` after the source, and decodes the
-/// last non-empty stdout line as `T`.
-fn run<T: DeserializeOwned>(
-    python: &Path,
-    args: &[&str],
-    timeout: Duration,
-    launch: &Launch,
-) -> Result<Probed<T>, ChannelError> {
-    let command = probe_command(python, args, timeout, launch);
-    let run = subprocess::run(&command).map_err(ChannelError::Spawn)?;
-    decode(run)
 }
 
 fn probe_command(python: &Path, args: &[&str], timeout: Duration, launch: &Launch) -> ChildCommand {
@@ -451,7 +585,12 @@ fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<Probed<T>, ChannelError>
         Ok(document) => Ok(Probed {
             document,
             elapsed: run.elapsed,
-            leftovers: run.leftovers,
+            leftovers: (run.leftovers.into_iter())
+                .chain(
+                    serde_json::from_str::<Escaped>(last)
+                        .map_or_else(|_| Vec::new(), |e| e.escaped),
+                )
+                .collect(),
         }),
         Err(err) => {
             tracing::debug!(%err, "probe document did not decode");
@@ -461,6 +600,15 @@ fn decode<T: DeserializeOwned>(run: ChildRun) -> Result<Probed<T>, ChannelError>
             })
         }
     }
+}
+
+/// What a check's own process ended of what it started outside its process
+/// group (see the probe's `end_children`): leftovers as much as what its
+/// supervisor finds in the group.
+#[derive(Deserialize)]
+struct Escaped {
+    #[serde(default)]
+    escaped: Vec<String>,
 }
 
 /// Longest line a message quotes from captured output.
@@ -629,8 +777,9 @@ mod tests {
 
     #[test]
     fn the_embedded_probe_fits_in_one_argument() {
-        // Linux refuses a single argv string over 128 KiB.
-        assert!(PROBE_SOURCE.len() < 64 * 1024);
+        // Linux refuses a single argv string over 128 KiB; a quarter of
+        // that is kept free.
+        assert!(PROBE_SOURCE.len() < 96 * 1024);
     }
 
     mod properties {

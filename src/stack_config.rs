@@ -552,7 +552,7 @@ pub(crate) fn read(
         "dump_stack_after": (timeout.as_secs_f64() - 0.5).max(timeout.as_secs_f64() * 0.8),
     });
     let probed = runner
-        .check::<StackDocument>("stack_config", &request.to_string(), timeout)
+        .check::<StackDocument>("stack_config", request.to_string(), timeout)
         .map_err(|err| StackConfigError::CheckFailed {
             reason: channel_reason(&err, timeout),
         })?;
