@@ -22,6 +22,10 @@
 //! server's health is then asked over HTTPS. `PREFLIGHT_CASE_DIR` names the
 //! case's directory, for files a run.yaml points at.
 //!
+//! Every server (and preflight that becomes one) runs with
+//! `PYTHONDONTWRITEBYTECODE=1`, so that it never writes `__pycache__` into
+//! the fixture providers on a machine where the variable is unset.
+//!
 //! A case with `exec: true` runs preflight as a pod's entrypoint does:
 //! `--exec -- <the server's command>`. When it passes, the process it became
 //! is the server whose health is asked; when it fails, the same command is
@@ -301,6 +305,7 @@ impl Scratch {
             .env("HOME", &self.dir)
             .env("SQLITE_STORE_DIR", &self.dir)
             .env("OGX_CONFIG_DIR", self.dir.join(".ogx"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .env(
                 "TIKTOKEN_CACHE_DIR",
                 cached("PREFLIGHT_TIKTOKEN_CACHE", "tiktoken"),
