@@ -11,6 +11,8 @@
 
 pub(crate) mod env;
 pub(crate) mod locate;
+pub(crate) mod port;
+pub(crate) mod run_command;
 pub(crate) mod tls;
 pub(crate) mod yaml;
 
@@ -345,6 +347,8 @@ pub(crate) struct RunConfig {
     pub(crate) providers: Vec<ProviderEntry>,
     /// The `server:` settings that decide whether ogx's run command starts.
     pub(crate) tls: tls::TlsSettings,
+    /// `server.port`, which the run command may not use.
+    pub(crate) server_port: Option<port::ServerPort>,
     /// Keys written twice in one mapping; the server keeps the last value.
     pub(crate) duplicate_keys: Vec<yaml::DuplicateKey>,
     /// Where the list items the server drops during substitution stood
@@ -490,6 +494,7 @@ pub(crate) fn load(
         sections,
         providers,
         tls: tls::TlsSettings::read(&document),
+        server_port: port::ServerPort::read(&document, text),
         duplicate_keys,
         dropped: dropped.into_iter().map(|item| item.path).collect(),
     })

@@ -153,10 +153,7 @@ impl Flavour {
 
     /// Whether `version` is one of [`Flavour::supported_releases`].
     pub(crate) fn supports(self, version: &str) -> bool {
-        let mut numbers = version
-            .split(|c: char| !c.is_ascii_digit())
-            .map(str::parse::<u32>);
-        let (Some(Ok(major)), Some(Ok(minor))) = (numbers.next(), numbers.next()) else {
+        let Some((major, minor)) = major_minor(version) else {
             return false;
         };
         match self {
@@ -193,6 +190,14 @@ impl Flavour {
             .flatten()
             .map(|(_, removal)| *removal)
     }
+}
+
+/// The major and minor numbers of a release's version (`1.5.0rc1`: 1, 5).
+pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut numbers = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    Some((numbers.next()?.ok()?, numbers.next()?.ok()?))
 }
 
 #[cfg(test)]

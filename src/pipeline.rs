@@ -379,6 +379,13 @@ fn run_phases(
     ) {
         return result.failed(Failure::new(None, err));
     }
+    config::port::check(
+        config.server_port,
+        &facts.llama_stack,
+        server_command,
+        environment,
+        &mut result.warnings,
+    );
     if let Err(err) =
         stack_config::check_before_providers(&stack, &config, text, &mut result.warnings)
     {

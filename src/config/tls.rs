@@ -10,11 +10,11 @@
 //! gets a warning that says precisely what is missing.
 
 use std::ffi::OsString;
-use std::path::Path;
 
 use serde_yaml_ng::Value;
 
 use super::ConfigError;
+use super::run_command::{Launch, RunOptions, launch};
 use crate::diagnostics::Warning;
 use crate::interpreter::LlamaStackFacts;
 
@@ -68,52 +68,6 @@ impl TlsSettings {
     }
 }
 
-/// How `--exec`'s command starts the server, as far as TLS is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Launch {
-    /// The run command, with `--insecure` or without.
-    RunCommand { insecure: bool },
-    /// Anything else: preflight cannot tell.
-    Other,
-}
-
-/// Reads `command` (argv) as the server's run command: `<script> run` or its
-/// older spelling `<script> stack run` (ogx still takes it), `<script>` being
-/// the run command's first word, on PATH or by path. Finds `--insecure`,
-/// which argparse also takes abbreviated (`--insec`); `--port` and
-/// `--providers` take a value.
-fn launch(command: &[OsString], run_command: &str) -> Launch {
-    let script = run_command.split(' ').next().unwrap_or_default();
-    let Some((program, args)) = command.split_first() else {
-        return Launch::Other;
-    };
-    if Path::new(program)
-        .file_name()
-        .is_none_or(|name| name != script)
-    {
-        return Launch::Other;
-    }
-    let mut args = args.iter().map(|arg| arg.to_string_lossy()).peekable();
-    args.next_if(|arg| arg == "stack");
-    if args.next().is_none_or(|arg| arg != "run") {
-        return Launch::Other;
-    }
-    let mut insecure = false;
-    let mut takes_value = false;
-    for arg in args {
-        if std::mem::take(&mut takes_value) {
-            continue;
-        }
-        match arg.as_ref() {
-            "--" => break,
-            "--port" | "--providers" => takes_value = true,
-            flag if flag.len() >= 3 && "--insecure".starts_with(flag) => insecure = true,
-            _ => {}
-        }
-    }
-    Launch::RunCommand { insecure }
-}
-
 /// The refusal, when `--exec` gives the run command; else a warning when
 /// only `--insecure` could start the server. `command` is `--exec`'s.
 pub(crate) fn check(
@@ -130,8 +84,8 @@ pub(crate) fn check(
     };
     let run_command = server.run_command();
     match command.map(|command| launch(command, run_command)) {
-        Some(Launch::RunCommand { insecure: true }) => Ok(()),
-        Some(Launch::RunCommand { insecure: false }) => Err(ConfigError::TlsRequired {
+        Some(Launch::RunCommand(RunOptions { insecure: true, .. })) => Ok(()),
+        Some(Launch::RunCommand(_)) => Err(ConfigError::TlsRequired {
             release: server.release(),
             command: run_command.to_string(),
             missing,
@@ -159,45 +113,6 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(line: &str) -> Vec<OsString> {
-        line.split(' ').map(OsString::from).collect()
-    }
-
-    #[test]
-    fn the_run_command_is_recognised_with_its_insecure_flag() {
-        let launched = |line: &str| launch(&argv(line), "ogx run");
-        assert_eq!(
-            launched("ogx run /c/config.yaml"),
-            Launch::RunCommand { insecure: false }
-        );
-        assert_eq!(
-            launched("/venv/bin/ogx run config.yaml --port 8321 --insecure"),
-            Launch::RunCommand { insecure: true }
-        );
-        assert_eq!(
-            launched("ogx run --insec config.yaml"),
-            Launch::RunCommand { insecure: true }
-        );
-        assert_eq!(
-            launched("ogx run --port --insecure config.yaml"),
-            Launch::RunCommand { insecure: false }
-        );
-        assert_eq!(
-            launched("ogx stack run config.yaml --insecure"),
-            Launch::RunCommand { insecure: true }
-        );
-        assert_eq!(launched("ogx list"), Launch::Other);
-        assert_eq!(
-            launched("uvicorn --factory ogx.core.server.server:create_app"),
-            Launch::Other
-        );
-        assert_eq!(launched("ogxm run config.yaml"), Launch::Other);
-        assert_eq!(
-            launch(&argv("llama stack run run.yaml"), "llama stack run"),
-            Launch::RunCommand { insecure: false }
-        );
-    }
 
     #[test]
     fn settings_are_read_as_pydantic_reads_them() {

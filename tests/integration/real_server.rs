@@ -22,6 +22,16 @@
 //! server's health is then asked over HTTPS. `PREFLIGHT_CASE_DIR` names the
 //! case's directory, for files a run.yaml points at.
 //!
+//! A case with `listens_on` starts the server without `--port` and asks its
+//! health on that port: the one the server chooses by itself (from its
+//! variable, its default or `server.port`), which preflight's warning about
+//! `server.port` names. Each server has its own network namespace, so a
+//! fixed port is free.
+//!
+//! Every server (and preflight that becomes one) runs with
+//! `PYTHONDONTWRITEBYTECODE=1`, so that it never writes `__pycache__` into
+//! the fixture providers on a machine where the variable is unset.
+//!
 //! A case with `exec: true` runs preflight as a pod's entrypoint does:
 //! `--exec -- <the server's command>`. When it passes, the process it became
 //! is the server whose health is asked; when it fails, the same command is
@@ -102,6 +112,25 @@ struct Case {
     /// Run preflight with `--exec -- <the server's command>` (see the module doc).
     #[serde(default)]
     exec: bool,
+    /// Start the server without `--port`, and ask its health on this port
+    /// (see the module doc).
+    listens_on: Option<u16>,
+}
+
+impl Case {
+    /// The port whose health is asked, and the command that starts the
+    /// server: on a free port, or on the one it chooses by itself.
+    fn server_command(&self, environment: &Environment, run_yaml: &Path) -> (u16, Vec<OsString>) {
+        let (port, given) = match self.listens_on {
+            Some(port) => (port, None),
+            None => {
+                let port = free_port();
+                (port, Some(port))
+            }
+        };
+        let command = environment.server_command(run_yaml, given, &self.server_args);
+        (port, command)
+    }
 }
 
 fn cache_path(variable: &str) -> PathBuf {
@@ -156,8 +185,14 @@ impl Environment {
             .unwrap_or_else(|| panic!("no bundled distribution {name} in {}", self.venv.display()))
     }
 
-    /// The command that starts the server on `port` with `run_yaml`.
-    fn server_command(&self, run_yaml: &Path, port: u16, extra: &[String]) -> Vec<OsString> {
+    /// The command that starts the server with `run_yaml`, on `port` when
+    /// one is given.
+    fn server_command(
+        &self,
+        run_yaml: &Path,
+        port: Option<u16>,
+        extra: &[String],
+    ) -> Vec<OsString> {
         let mut command: Vec<OsString> = if self.ogx {
             vec![self.venv.join("bin/ogx").into(), "run".into()]
         } else {
@@ -168,7 +203,9 @@ impl Environment {
             ]
         };
         command.push(run_yaml.into());
-        command.extend(["--port".into(), port.to_string().into()]);
+        if let Some(port) = port {
+            command.extend(["--port".into(), port.to_string().into()]);
+        }
         command.extend(extra.iter().map(OsString::from));
         command
     }
@@ -301,6 +338,7 @@ impl Scratch {
             .env("HOME", &self.dir)
             .env("SQLITE_STORE_DIR", &self.dir)
             .env("OGX_CONFIG_DIR", self.dir.join(".ogx"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .env(
                 "TIKTOKEN_CACHE_DIR",
                 cached("PREFLIGHT_TIKTOKEN_CACHE", "tiktoken"),
@@ -368,8 +406,7 @@ fn server_serves(
     health: Health<'_>,
 ) -> (bool, String) {
     let scratch = Scratch::new(name);
-    let port = free_port();
-    let command = environment.server_command(run_yaml, port, &case.server_args);
+    let (port, command) = case.server_command(environment, run_yaml);
     let child = scratch.spawn(&command, "server", |server| {
         server
             .current_dir(&scratch.dir)
@@ -477,11 +514,11 @@ fn run_case(name: &str) {
     };
     let (stdout, code, verdict) = if case.exec {
         let scratch = Scratch::new(name);
-        let port = free_port();
+        let (port, server) = case.server_command(&environment, &run_yaml);
         let mut command: Vec<OsString> = vec![env!("CARGO_BIN_EXE_llama-stack").into()];
         command.extend(arguments);
         command.extend(["--exec".into(), "--".into()]);
-        command.extend(environment.server_command(&run_yaml, port, &case.server_args));
+        command.extend(server);
         let child = scratch.spawn(&command, "preflight", |preflight| {
             preflight_env(preflight.current_dir(&scratch.dir));
         });
@@ -701,4 +738,8 @@ real_cases!(
     config_key_ignored,
     config_key_corrected,
     temp_dir_probe_caught,
+    server_port_ignored,
+    server_port_from_variable_exec,
+    ogx_server_port_used,
+    ogx10_server_port_ignored,
 );
