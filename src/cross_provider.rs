@@ -38,7 +38,7 @@ use crate::flavour::Flavour;
 use crate::import::DeferredImport;
 use crate::installed::{InstalledDistributions, UnmetRequirement};
 use crate::interpreter::{InterpreterFacts, LlamaStackFacts};
-use crate::pipeline::{ProviderResult, ProviderStatus};
+use crate::results::{ProviderResult, ProviderStatus};
 
 #[derive(Debug, Error, Diagnostic)]
 pub(crate) enum CrossProviderError {

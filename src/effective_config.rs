@@ -17,7 +17,7 @@ use serde_yaml_ng::Value;
 use crate::config::Disabled;
 use crate::config::env::{self, Environment};
 use crate::config::yaml;
-use crate::pipeline::ProviderResult;
+use crate::results::ProviderResult;
 
 /// What a redacted value is replaced with.
 pub(crate) const REDACTED: &str = "[redacted]";

@@ -236,7 +236,7 @@ fn nth_node(value: &mut serde_json::Value, index: usize) -> Option<&mut serde_js
 
 /// Renders `error` as a failed run, in text and JSON, the way a report would.
 pub(crate) fn render(error: impl crate::diagnostics::PhaseError) -> String {
-    let result = crate::pipeline::PreflightResult::new("run.yaml".into())
+    let result = crate::results::PreflightResult::new("run.yaml".into())
         .failed(crate::diagnostics::Failure::new(None, error));
     crate::report::text::render(&result, false) + &crate::report::json::render(&result)
 }

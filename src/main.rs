@@ -26,6 +26,7 @@ mod native;
 mod pipeline;
 mod probe;
 mod report;
+mod results;
 mod sandbox;
 mod spec;
 mod stack_config;
@@ -46,9 +47,9 @@ use crate::cli::{
 use crate::diagnostics::Failure;
 use crate::environment::{Layers, ServerEnvironment};
 use crate::interpreter::{SelectionEnv, VIRTUAL_ENV};
-use crate::pipeline::PreflightResult;
 use crate::report::Format;
 use crate::report::progress::{self, Progress};
+use crate::results::PreflightResult;
 
 /// Disables colour on a terminal (<https://no-color.org>).
 const NO_COLOR: &str = "NO_COLOR";

@@ -40,17 +40,18 @@ use std::time::Duration;
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::config::{self, Disabled, ProviderEntry, RunConfig};
+use crate::config::{self, ProviderEntry, RunConfig};
 use crate::cross_provider;
-use crate::diagnostics::{Failure, Phase, PhaseError, ProviderContext, Warning};
+use crate::diagnostics::{Failure, Phase, PhaseError, Warning};
 use crate::effective_config;
 use crate::environment::ServerEnvironment;
 use crate::flavour::Flavour;
 use crate::import::{self, Attempt, CheckSettings, ProbeReport};
 use crate::interpreter::{self, InterpreterFacts, SelectionEnv, Starting};
-use crate::metadata::{self, MetadataReport};
+use crate::metadata;
 use crate::native;
 use crate::probe::{Launch, Runner, Ticket};
+use crate::results::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
 use crate::sandbox::KernelSandbox;
 use crate::spec::{self, Rejection, ValidatedSpec};
 use crate::stack_config::{self, StackFacts};
@@ -108,78 +109,6 @@ pub(crate) struct Options {
     pub(crate) print_config: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProviderStatus {
-    Passed,
-    Failed,
-    Skipped(Disabled),
-    /// A later entry of its section has the same provider_id: the server
-    /// looks its type up (importing its `module:`) but starts only the later
-    /// entry.
-    Shadowed,
-    /// Not fully judged: the checks stopped at an error first.
-    NotChecked(Unchecked),
-}
-
-impl ProviderStatus {
-    /// Why a provider was skipped or not checked.
-    pub(crate) fn reason(self) -> Option<&'static str> {
-        match self {
-            ProviderStatus::Passed | ProviderStatus::Failed => None,
-            ProviderStatus::Skipped(disabled) => Some(disabled.describe()),
-            ProviderStatus::Shadowed => Some(
-                "a later entry of the section has the same provider_id; the server starts only that one",
-            ),
-            ProviderStatus::NotChecked(how_far) => Some(how_far.describe()),
-        }
-    }
-}
-
-/// How far a provider that is not labelled got before the checks stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unchecked {
-    /// An earlier provider failed before its turn.
-    NotReached,
-    /// Its own checks passed; the checks across providers stopped at an
-    /// earlier provider.
-    NotCheckedAcross,
-}
-
-impl Unchecked {
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Unchecked::NotReached => "the checks stopped at an earlier error",
-            Unchecked::NotCheckedAcross => {
-                "its own checks passed; the checks across providers stopped at an earlier error"
-            }
-        }
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct ProviderResult {
-    pub(crate) entry: ProviderEntry,
-    pub(crate) status: ProviderStatus,
-    /// The module the server imports: the `module:` import name for external
-    /// providers, the registry spec's module for in-tree ones once known.
-    pub(crate) module: String,
-    pub(crate) duration: Option<Duration>,
-    pub(crate) spec: Option<ValidatedSpec>,
-    pub(crate) metadata: Option<MetadataReport>,
-}
-
-impl ProviderResult {
-    /// Whom a failure of this provider concerns.
-    pub(crate) fn context(&self) -> ProviderContext {
-        ProviderContext {
-            provider_id: self.entry.display_id(),
-            api: self.entry.api.clone(),
-            module: self.module.clone(),
-            line: self.entry.line,
-        }
-    }
-}
-
 /// What the pipeline starts next, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step<'a> {
@@ -192,43 +121,6 @@ pub(crate) enum Step<'a> {
         position: usize,
         total: usize,
     },
-}
-
-/// Everything a run found (the spec's `PreflightResult`).
-#[derive(Debug)]
-pub(crate) struct PreflightResult {
-    pub(crate) run_yaml: PathBuf,
-    pub(crate) interpreter: Option<InterpreterFacts>,
-    pub(crate) providers: Vec<ProviderResult>,
-    /// One at most, unless `--keep-going` found more: then in file order.
-    pub(crate) failures: Vec<Failure>,
-    pub(crate) warnings: Vec<Warning>,
-    /// The run stopped at a fault certain without importing llama-stack,
-    /// which was then never imported.
-    pub(crate) stopped_before_import: bool,
-    /// With `--print-config`, the configuration the server reads, redacted.
-    pub(crate) effective_config: Option<serde_yaml_ng::Value>,
-}
-
-impl PreflightResult {
-    /// A result with nothing found yet.
-    pub(crate) fn new(run_yaml: PathBuf) -> Self {
-        PreflightResult {
-            run_yaml,
-            interpreter: None,
-            providers: Vec::new(),
-            failures: Vec::new(),
-            warnings: Vec::new(),
-            stopped_before_import: false,
-            effective_config: None,
-        }
-    }
-
-    /// This result, ended by `failure`.
-    pub(crate) fn failed(mut self, failure: Failure) -> Self {
-        self.failures.push(failure);
-        self
-    }
 }
 
 /// Runs every phase for `options`, telling `progress` what starts next.

@@ -19,7 +19,7 @@ use std::process::{Command, ExitCode};
 
 use crate::diagnostics::{Blame, inline};
 use crate::environment::ServerEnvironment;
-use crate::pipeline::PreflightResult;
+use crate::results::PreflightResult;
 
 /// Output format, chosen with `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

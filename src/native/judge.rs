@@ -8,10 +8,9 @@
 //! is judged by what its content and its name say it was built for.
 
 use crate::native::header::{Content, ElfFacts};
-use crate::native::platform::{Libc, Os, Target};
+use crate::native::platform::{Libc, Os, Target, glibc_pair};
 use crate::native::suffix::{ForeignTag, ModuleFile};
 use crate::native::target::Interpreter;
-use crate::native::wheel::glibc_pair;
 
 /// How a file reaches the loader, which decides how sure a finding is.
 #[derive(Debug, Clone, PartialEq, Eq)]

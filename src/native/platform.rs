@@ -166,6 +166,12 @@ impl fmt::Display for Libc {
     }
 }
 
+/// `2.36` → (2, 36).
+pub(crate) fn glibc_pair(version: &str) -> Option<(u32, u32)> {
+    let (major, minor) = version.split_once('.')?;
+    Some((major.parse().ok()?, minor.split('.').next()?.parse().ok()?))
+}
+
 /// Everything known about what one binary (or the interpreter) is built for:
 /// `linux/amd64 (x86_64, glibc 2.36, CPython 3.13)`.
 #[derive(Debug, Clone, PartialEq, Eq)]

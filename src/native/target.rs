@@ -11,8 +11,7 @@ use std::path::Path;
 
 use crate::interpreter::PythonFacts;
 use crate::native::header::{self, Content};
-use crate::native::platform::{ElfIdentity, Libc, Os, Target};
-use crate::native::wheel::glibc_pair;
+use crate::native::platform::{ElfIdentity, Libc, Os, Target, glibc_pair};
 
 /// The running interpreter, as native files see it.
 #[derive(Debug, Clone)]

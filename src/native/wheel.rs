@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use crate::installed::Distribution;
-use crate::native::platform::Libc;
+use crate::native::platform::{Libc, glibc_pair};
 use crate::native::target::Interpreter;
 
 /// A distribution's `Tag:` lines, split into their three parts.
@@ -134,12 +134,6 @@ fn platform_supported(platform: &str, interpreter: &Interpreter) -> bool {
             musl && policy.starts_with("musllinux_1_")
         }
     }
-}
-
-/// `2.36` → (2, 36).
-pub(crate) fn glibc_pair(version: &str) -> Option<(u32, u32)> {
-    let (major, minor) = version.split_once('.')?;
-    Some((major.parse().ok()?, minor.split('.').next()?.parse().ok()?))
 }
 
 #[derive(Deserialize)]

@@ -13,8 +13,8 @@
 use std::fmt::Write as _;
 
 use crate::diagnostics::{Failure, Warning};
-use crate::pipeline::{PreflightResult, ProviderStatus};
 use crate::report::text::{self, SUCCESS};
+use crate::results::{PreflightResult, ProviderStatus};
 
 /// Renders the whole report as workflow commands.
 pub(crate) fn render(result: &PreflightResult) -> String {

@@ -11,9 +11,9 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 use crate::diagnostics::{Phase, RefusedSetting, Warning};
 use crate::interpreter::{Interpreter, LlamaStackFacts, PythonFacts};
 use crate::metadata::MetadataReport;
-use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::probe::Isolation;
 use crate::report::{exit, exit_code};
+use crate::results::{PreflightResult, ProviderResult, ProviderStatus};
 use crate::sandbox::SandboxLayers;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::diagnostics::{Failure, Phase, indented, inline};
 use crate::interpreter::InterpreterFacts;
 use crate::metadata::MetadataReport;
-use crate::pipeline::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
+use crate::results::{PreflightResult, ProviderResult, ProviderStatus, Unchecked};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
