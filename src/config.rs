@@ -2,7 +2,7 @@
 //! rest of the pipeline checks.
 //!
 //! The order is the server's: load YAML as PyYAML builds it (see [`yaml`]),
-//! substitute environment variables in the whole document (see [`env`]), then
+//! substitute environment variables in the whole document (see [`env`](mod@env)), then
 //! check the shape pydantic would check
 //! (`providers` a mapping of lists, each entry with `provider_id` and
 //! `provider_type`, `distro_name` or `image_name` present). Raw YAML values stay
