@@ -18,12 +18,14 @@
 //! facts first, then llama-stack's layout once its core has imported. Checks
 //! then run in one of two ways ([`Runner`]). Warm: that same process, which
 //! has also imported every in-tree registry, answers each check from a forked
-//! child that leads its own process group; the parent supervises the child
-//! exactly as [`subprocess::run`] supervises a process (deadline, bounded
-//! capture, group kill) and sends back how it ended and what it printed,
-//! which is decoded the same way. Fresh: a new interpreter per check, used when the warm
-//! parent says forking is unsafe (threads running after the shared imports),
-//! when the platform cannot fork, or with `--no-fork`.
+//! child that leads its own process group, up to `--jobs` of them at once;
+//! the parent supervises each child exactly as [`subprocess::run`]
+//! supervises a process (deadline, bounded capture, group kill, what it left
+//! running) and sends back, under the check's id, how it ended and what it
+//! printed, which is decoded the same way. Fresh: a new interpreter per
+//! check, one at a time, used when the warm parent says forking is unsafe
+//! (threads running after the shared imports), when the platform cannot
+//! fork, with `--no-fork`, and for the checks a lost warm parent was running.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
