@@ -167,6 +167,22 @@ pub(crate) enum ConfigError {
         command: String,
         missing: String,
     },
+
+    #[error(
+        "`{command}` stops before it serves: {variable} is {value} in the server's environment, which Python's int() cannot read"
+    )]
+    #[diagnostic(
+        code(preflight::config::port_variable_invalid),
+        help(
+            "Set {variable} to a port number, or unset it (then the server listens on --port, else the port the run command falls back to)."
+        )
+    )]
+    PortVariableInvalid {
+        variable: String,
+        value: String,
+        release: String,
+        command: String,
+    },
 }
 
 impl PhaseError for ConfigError {
@@ -246,6 +262,14 @@ impl PhaseError for ConfigError {
                 }
                 Some(out)
             }
+            ConfigError::PortVariableInvalid {
+                release,
+                command,
+                value,
+                ..
+            } => Some(format!(
+                "{release}'s `{command}` reads the variable with int() and exits with \"ValueError: invalid literal for int() with base 10: {value}\"."
+            )),
             ConfigError::TlsRequired {
                 release, command, ..
             } => Some(format!(

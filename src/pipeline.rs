@@ -245,6 +245,16 @@ fn run_phases(
         Err(err) => return result.failed(Failure::new(None, err)),
     };
     result.interpreter = Some(facts.clone());
+    let server_command = options.server_command.as_deref();
+    if let Err(err) = config::port::check_variable(
+        config::port::Stage::CommandLine,
+        &facts.llama_stack,
+        server_command,
+        environment,
+        &mut result.warnings,
+    ) {
+        return result.failed(Failure::new(None, err));
+    }
     let mut config = match loaded {
         Ok(config) => config,
         Err(err) => return result.failed(Failure::new(None, err)),
@@ -262,7 +272,16 @@ fn run_phases(
         Ok(stack) => stack,
         Err(err) => return result.failed(Failure::new(None, err)),
     };
-    let server_command = options.server_command.as_deref();
+    // ogx 1.1 onward reads it after run.yaml, before its TLS check.
+    if let Err(err) = config::port::check_variable(
+        config::port::Stage::AfterConfig,
+        &facts.llama_stack,
+        server_command,
+        environment,
+        &mut result.warnings,
+    ) {
+        return result.failed(Failure::new(None, err));
+    }
     if let Err(err) = config::tls::check(
         &config.tls,
         &facts.llama_stack,

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 
 use serde_yaml_ng::Value;
 
+use super::ConfigError;
 use super::env::Environment;
 use super::locate;
 use super::run_command::{Launch, launch};
@@ -168,6 +169,125 @@ pub(crate) fn check(
         ),
         mismatch: None,
     });
+}
+
+/// When the run command reads its port variable, which decides where in
+/// the server's order a value it cannot read stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// As `--port`'s default, while the command line is parsed (llama-stack,
+    /// ogx 1.0): before run.yaml is read, whatever `--port` says.
+    CommandLine,
+    /// After run.yaml was read and validated, and only without a `--port`
+    /// other than 0 (ogx 1.1 onward).
+    AfterConfig,
+}
+
+/// Fails when the run command reads its port variable at `stage` and
+/// Python's `int()` refuses its value: the command stops with a
+/// `ValueError` before it serves. With the run command not known (no
+/// `--exec`), a warning instead; with another command, nothing.
+pub(crate) fn check_variable(
+    stage: Stage,
+    server: &LlamaStackFacts,
+    command: Option<&[OsString]>,
+    environment: &dyn Environment,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    let Some(rule) = PortRule::of(server) else {
+        return Ok(());
+    };
+    let read_at = match rule.fallback {
+        Some(_) => Stage::CommandLine,
+        None => Stage::AfterConfig,
+    };
+    let Some(value) = environment.var(rule.variable).filter(|_| read_at == stage) else {
+        return Ok(());
+    };
+    let run_command = server.run_command();
+    let launched = command.map(|command| launch(command, run_command));
+    let flag = match &launched {
+        Some(Launch::Other) => return Ok(()),
+        Some(Launch::RunCommand(options)) => options.port.as_deref(),
+        None => None,
+    };
+    let read = match read_at {
+        Stage::CommandLine => true,
+        // `args.port or (int(env_port) if env_port else None)`.
+        Stage::AfterConfig => {
+            !value.is_empty() && flag.is_none_or(|flag| flag.trim().parse::<i64>() == Ok(0))
+        }
+    };
+    if !read || !int_refuses(&value) {
+        return Ok(());
+    }
+    let value = python_repr(&value);
+    if launched.is_some() {
+        return Err(ConfigError::PortVariableInvalid {
+            variable: rule.variable.to_string(),
+            value,
+            release: server.release(),
+            command: run_command.to_string(),
+        });
+    }
+    warnings.push(Warning {
+        provider_id: None,
+        code: "preflight::config::port_variable_unchecked",
+        message: format!(
+            "{} is {value} in the server's environment, which Python's int() cannot read: if the server is started with `{run_command}`{}, that command stops with a ValueError before it serves (pass the server's command with --exec to have this checked)",
+            rule.variable,
+            match read_at {
+                Stage::CommandLine => "",
+                Stage::AfterConfig => " without --port",
+            }
+        ),
+        mismatch: None,
+    });
+    Ok(())
+}
+
+/// An ASCII text as Python's `repr()` shows it, as the server's ValueError
+/// quotes it.
+fn python_repr(value: &str) -> String {
+    let quote = if value.contains('\'') && !value.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut shown = String::from(quote);
+    for c in value.chars() {
+        match c {
+            '\\' => shown.push_str("\\\\"),
+            '\t' => shown.push_str("\\t"),
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            c if c == quote => shown.extend(['\\', c]),
+            ' '..='~' => shown.push(c),
+            c => shown.push_str(&format!("\\x{:02x}", u32::from(c))),
+        }
+    }
+    shown.push(quote);
+    shown
+}
+
+/// Whether Python's `int()` refuses `value`: after the whitespace it
+/// strips, an optional sign, then decimal digits with single underscores
+/// between them. Text with other characters than ASCII is taken as read:
+/// `int()` also reads other scripts' digits and spaces, and a false alarm
+/// would keep a server down.
+fn int_refuses(value: &str) -> bool {
+    if !value.is_ascii() {
+        return false;
+    }
+    let spaces: &[char] = &[' ', '\t', '\n', '\x0b', '\x0c', '\r'];
+    let number = value.trim_matches(spaces);
+    let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
+    let well_formed = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+    !well_formed
 }
 
 #[cfg(test)]
@@ -341,5 +461,106 @@ mod tests {
         let text = "distro_name: x\nserver:\n  port: 18321\n";
         let document = serde_yaml_ng::from_str(text).unwrap();
         assert_eq!(ServerPort::read(&document, text).unwrap().line, Some(3));
+    }
+
+    /// What check_variable says at `stage`: the error's code, or the
+    /// warning's, or nothing.
+    fn variable_verdict(
+        server: &LlamaStackFacts,
+        stage: Stage,
+        command: Option<&str>,
+        value: &'static str,
+    ) -> Option<&'static str> {
+        let command: Option<Vec<OsString>> =
+            command.map(|line| line.split(' ').map(OsString::from).collect());
+        let variable = PortRule::of(server).expect("a supported release").variable;
+        let mut warnings = Vec::new();
+        let environment = Vars([(variable, value)].into_iter().collect());
+        match check_variable(
+            stage,
+            server,
+            command.as_deref(),
+            &environment,
+            &mut warnings,
+        ) {
+            Err(_) => Some("error"),
+            Ok(()) => warnings.first().map(|warning| warning.code),
+        }
+    }
+
+    #[test]
+    fn int_refuses_what_python_refuses_and_nothing_else() {
+        for read in [
+            "8321",
+            " 8321\n",
+            "+8321",
+            "-1",
+            "8_321",
+            "0",
+            "\x0b12\x0c",
+            "٨٣٢١",
+        ] {
+            assert!(!int_refuses(read), "{read:?}");
+        }
+        for refused in [
+            "", " ", "abc", "8O21", "8321.0", "_8321", "8321_", "8__321", "+", "0x1F",
+        ] {
+            assert!(int_refuses(refused), "{refused:?}");
+        }
+        assert_eq!(python_repr("a'b\n"), "\"a'b\\n\"");
+        assert_eq!(python_repr(""), "''");
+    }
+
+    #[test]
+    fn llama_stack_stops_on_an_unreadable_variable_whatever_its_port() {
+        let server = server(Flavour::LlamaStack, "0.7.3");
+        let run = Some("llama stack run run.yaml --port 9000");
+        assert_eq!(
+            variable_verdict(&server, Stage::CommandLine, run, ""),
+            Some("error")
+        );
+        assert_eq!(variable_verdict(&server, Stage::AfterConfig, run, ""), None);
+        assert_eq!(
+            variable_verdict(&server, Stage::CommandLine, run, "9000"),
+            None
+        );
+        assert_eq!(
+            variable_verdict(&server, Stage::CommandLine, None, "abc"),
+            Some("preflight::config::port_variable_unchecked")
+        );
+        assert_eq!(
+            variable_verdict(&server, Stage::CommandLine, Some("uvicorn app"), "abc"),
+            None
+        );
+    }
+
+    #[test]
+    fn ogx_1_1_onward_reads_a_set_variable_only_without_a_port() {
+        let new = server(Flavour::Ogx, "1.5.0");
+        let verdict = |command, value| variable_verdict(&new, Stage::AfterConfig, command, value);
+        assert_eq!(verdict(Some("ogx run run.yaml"), "eighty"), Some("error"));
+        assert_eq!(
+            verdict(Some("ogx run run.yaml --port 0"), "eighty"),
+            Some("error")
+        );
+        assert_eq!(
+            verdict(Some("ogx run run.yaml --port 9000"), "eighty"),
+            None
+        );
+        assert_eq!(verdict(Some("ogx run run.yaml"), ""), None);
+        assert_eq!(
+            variable_verdict(&new, Stage::CommandLine, Some("ogx run run.yaml"), "eighty"),
+            None
+        );
+        let old = server(Flavour::Ogx, "1.0.4");
+        assert_eq!(
+            variable_verdict(
+                &old,
+                Stage::CommandLine,
+                Some("ogx run run.yaml --port 9000"),
+                ""
+            ),
+            Some("error")
+        );
     }
 }

@@ -656,6 +656,8 @@ macro_rules! real_cases {
 }
 
 real_cases!(
+    port_variable_invalid_exec,
+    ogx_port_variable_invalid_exec,
     valid_mixed,
     valid_deploy_layout,
     valid_list_returning,
